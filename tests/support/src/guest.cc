@@ -1,0 +1,536 @@
+#include "vfo/testing/guest.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "vfo/base/mac_address.h"
+#include "vfo/testing/names.h"
+#include "vfo/testing/wait.h"
+
+namespace vfo::testing {
+
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string lastChars(const std::string& s, size_t n) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+std::string guestDir() {
+  return sourceDir() + "/tests/guest";
+}
+
+// "A.B.C.D/P" (family AF_INET) or "X::Y/P" (AF_INET6).
+bool validPrefix(const std::string& text, int family) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos || slash + 1 >= text.size()) return false;
+  unsigned char buf[16];
+  if (inet_pton(family, text.substr(0, slash).c_str(), buf) != 1) return false;
+  const std::string len = text.substr(slash + 1);
+  if (len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(len) <= (family == AF_INET ? 32 : 128);
+}
+
+bool validAddress(const std::string& text, int family) {
+  unsigned char buf[16];
+  return inet_pton(family, text.c_str(), buf) == 1;
+}
+
+// Lines of `text` containing `marker`, in order.
+std::vector<std::string> linesWith(const std::string& text, const std::string& marker) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find(marker) != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+const char* modeName(TestpmdMode m) {
+  switch (m) {
+    case TestpmdMode::kIcmpEcho:
+      return "icmpecho";
+    case TestpmdMode::kMacSwap:
+      return "macswap";
+    case TestpmdMode::kTxOnly:
+      return "txonly";
+    case TestpmdMode::kRxOnly:
+      return "rxonly";
+    case TestpmdMode::kIo:
+      return "io";
+  }
+  return "icmpecho";
+}
+
+// The value after "<key>:" within `block`, as a number.
+std::optional<uint64_t> counter(const std::string& block, const std::string& key) {
+  std::regex re(key + ":\\s*([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(block, m, re)) return std::nullopt;
+  return std::stoull(m[1].str());
+}
+
+// Start offsets of every "<title> for port N" block in `log`.
+std::vector<size_t> blockStarts(const std::string& log, const std::string& title, int port) {
+  std::vector<size_t> out;
+  const std::regex re(title + " for port " + std::to_string(port) + "\\b");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
+       ++it)
+    out.push_back(size_t(it->position(0)));
+  return out;
+}
+
+// The block starting at `start`, up to its closing line of '#' or '-';
+// nothing while the closing line is not written yet.
+std::optional<std::string> blockAt(const std::string& log, size_t start) {
+  size_t end = log.find("\n  ####", start + 1);
+  size_t end2 = log.find("\n  ----", start + 1);
+  if (end2 != std::string::npos && (end == std::string::npos || end2 < end)) end = end2;
+  if (end == std::string::npos) return std::nullopt;
+  return log.substr(start, end - start);
+}
+
+}  // namespace
+
+// --- image -------------------------------------------------------------------
+
+StatusOr<GuestImage> ensureGuestImage() {
+  GuestImage img;
+  img.dir = binaryDir() + "/guest";
+  auto r = run({guestDir() + "/build-initramfs", "--out", img.dir}, std::chrono::minutes(5));
+  if (!r.ok()) return unavailable("build-initramfs failed: " + r.describe());
+  img.kernel = img.dir + "/vmlinuz";
+  img.initrd = img.dir + "/initramfs.cpio.gz";
+  return img;
+}
+
+// --- parsers -----------------------------------------------------------------
+
+std::map<std::string, std::string> parseGuestResults(const std::string& console) {
+  std::map<std::string, std::string> out;
+  const std::string marker = "VFO-RESULT ";
+  for (const auto& line : linesWith(console, marker)) {
+    std::string kv = line.substr(line.find(marker) + marker.size());
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+std::optional<int> parseGuestDone(const std::string& console) {
+  static const std::regex re("VFO-DONE rc=([0-9]+)");
+  std::optional<int> rc;
+  for (auto it = std::sregex_iterator(console.begin(), console.end(), re);
+       it != std::sregex_iterator(); ++it)
+    rc = std::stoi((*it)[1].str());
+  return rc;
+}
+
+std::optional<TestpmdPortStats> parseTestpmdPortStats(const std::string& log, int port) {
+  auto starts = blockStarts(log, "NIC statistics", port);
+  if (starts.empty()) return std::nullopt;
+  const auto found = blockAt(log, starts.back());
+  if (!found) return std::nullopt;  // still being written
+  const std::string& block = *found;
+  TestpmdPortStats s;
+  auto rxp = counter(block, "RX-packets");
+  auto txp = counter(block, "TX-packets");
+  if (!rxp || !txp) return std::nullopt;
+  s.rx_packets = *rxp;
+  s.tx_packets = *txp;
+  s.rx_missed = counter(block, "RX-missed").value_or(0);
+  s.rx_bytes = counter(block, "RX-bytes").value_or(0);
+  s.rx_errors = counter(block, "RX-errors").value_or(0);
+  s.rx_nombuf = counter(block, "RX-nombuf").value_or(0);
+  s.tx_errors = counter(block, "TX-errors").value_or(0);
+  s.tx_bytes = counter(block, "TX-bytes").value_or(0);
+  return s;
+}
+
+size_t countTestpmdStatsBlocks(const std::string& log, int port) {
+  return blockStarts(log, "NIC statistics", port).size();
+}
+
+std::optional<TestpmdForwardStats> parseTestpmdForwardStats(const std::string& log, int port) {
+  auto starts = blockStarts(log, "Forward statistics", port);
+  if (starts.empty()) return std::nullopt;
+  const auto found = blockAt(log, starts.back());
+  if (!found) return std::nullopt;  // still being written
+  const std::string& block = *found;
+  auto rxp = counter(block, "RX-packets");
+  auto rxd = counter(block, "RX-dropped");
+  auto txp = counter(block, "TX-packets");
+  auto txd = counter(block, "TX-dropped");
+  if (!rxp || !rxd || !txp || !txd) return std::nullopt;
+  return TestpmdForwardStats{*rxp, *rxd, *txp, *txd};
+}
+
+std::string parseTestpmdPortMac(const std::string& log, int port) {
+  const std::regex re("Port " + std::to_string(port) + ": ([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5})");
+  std::smatch m;
+  if (!std::regex_search(log, m, re)) return "";
+  std::string mac = m[1].str();
+  for (auto& c : mac) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return mac;
+}
+
+// --- QemuGuest -----------------------------------------------------------------
+
+QemuGuest::QemuGuest(QemuGuestOptions options) : options_(std::move(options)) {}
+
+QemuGuest::~QemuGuest() {
+  stop();
+  if (own_work_dir_) removeTree(work_dir_);
+}
+
+Status QemuGuest::validate() const {
+  const auto& o = options_;
+  if (!o.mac.empty()) {
+    auto mac = MacAddress::parseUnicast(o.mac);
+    if (!mac) return invalidArgument("mac: " + mac.status().message());
+  }
+  if (o.queues < 1 || o.queues > 16)
+    return invalidArgument(fmt::format("queues: {} is not in 1..16", o.queues));
+  if (o.socket.empty() && o.role == VhostUserRole::kServer)
+    return invalidArgument("role: kServer needs a socket");
+  if (o.socket.find(',') != std::string::npos)
+    return invalidArgument("socket: '" + o.socket + "' contains ',' (QEMU option separator)");
+  for (const auto& a : o.ips)
+    if (!validPrefix(a, AF_INET))
+      return invalidArgument("ips: '" + a + "' is not an IPv4 address/prefix like 198.18.0.10/24");
+  for (const auto& a : o.ip6s)
+    if (!validPrefix(a, AF_INET6))
+      return invalidArgument("ip6s: '" + a + "' is not an IPv6 address/prefix like 2001:db8::1/64");
+  if (!o.gw.empty() && !validAddress(o.gw, AF_INET))
+    return invalidArgument("gw: '" + o.gw + "' is not an IPv4 address");
+  if (!o.gw6.empty() && !validAddress(o.gw6, AF_INET6))
+    return invalidArgument("gw6: '" + o.gw6 + "' is not an IPv6 address");
+  if (o.vlan < 0 || o.vlan > 4094)
+    return invalidArgument(fmt::format("vlan: {} is not in 0..4094 (0 = untagged)", o.vlan));
+  if (o.mtu != 0 && (o.mtu < 68 || o.mtu > 65535))
+    return invalidArgument(fmt::format("mtu: {} is not in 68..65535 (0 = default)", o.mtu));
+  if (o.memory_mb < 64) return invalidArgument(fmt::format("memory_mb: {} < 64", o.memory_mb));
+  if (o.timeout.count() <= 0) return invalidArgument("timeout: must be positive");
+  if (o.socket.empty() && (!o.ips.empty() || !o.ip6s.empty() || o.vlan || !o.mac.empty()))
+    return invalidArgument("socket: network settings given but no socket (no NIC)");
+  return okStatus();
+}
+
+Status QemuGuest::start() {
+  if (process_) return failedPrecondition("QemuGuest: already started");
+  VFO_RETURN_IF_ERROR(validate());
+  VFO_ASSIGN_OR_RETURN(GuestImage img, ensureGuestImage());
+  if (options_.work_dir.empty()) {
+    work_dir_ = makeTempDir("vfo-qemu-");
+    own_work_dir_ = true;
+  } else {
+    work_dir_ = options_.work_dir;
+  }
+  console_path_ = work_dir_ + "/console.log";
+  const auto& o = options_;
+  std::vector<std::string> argv = {guestDir() + "/run-qemu-guest",
+                                   "--guest-dir",
+                                   img.dir,
+                                   "--serial-log",
+                                   console_path_,
+                                   "--timeout",
+                                   std::to_string(o.timeout.count()),
+                                   "--memory",
+                                   std::to_string(o.memory_mb)};
+  auto add = [&](const std::string& flag, const std::string& value) {
+    argv.push_back(flag);
+    argv.push_back(value);
+  };
+  if (o.socket.empty()) {
+    argv.push_back("--no-nic");
+  } else {
+    add("--socket", o.socket);
+    if (o.role == VhostUserRole::kServer) argv.push_back("--server");
+    add("--queues", std::to_string(o.queues));
+  }
+  if (!o.mac.empty()) add("--mac", o.mac);
+  for (const auto& a : o.ips) add("--ip", a);
+  for (const auto& a : o.ip6s) add("--ip6", a);
+  if (!o.gw.empty()) add("--gw", o.gw);
+  if (!o.gw6.empty()) add("--gw6", o.gw6);
+  if (o.vlan) add("--vlan", std::to_string(o.vlan));
+  if (o.mtu) add("--mtu", std::to_string(o.mtu));
+  if (!o.script.empty()) {
+    if (o.script.size() <= kMaxInlineScript) {
+      add("--script", o.script);
+    } else {
+      const std::string path = work_dir_ + "/script.sh";
+      std::ofstream(path) << o.script << "\n";
+      add("--script-file", path);
+    }
+  }
+  if (o.hold == GuestHold::kSleep) add("--hold", "1");
+  if (o.hold == GuestHold::kShell) add("--hold", "shell");
+  if (!o.qmp_socket.empty()) add("--qmp", o.qmp_socket);
+  if (!o.incoming.empty()) add("--incoming", o.incoming);
+  if (!o.extra_qemu_args.empty()) {
+    argv.push_back("--");
+    argv.insert(argv.end(), o.extra_qemu_args.begin(), o.extra_qemu_args.end());
+  }
+  process_ = std::make_unique<Process>(argv, work_dir_ + "/qemu.log",
+                                       /*keep_stdin=*/o.hold == GuestHold::kShell);
+  return okStatus();
+}
+
+std::string QemuGuest::console() const {
+  return console_path_.empty() ? "" : readFile(console_path_);
+}
+
+std::string QemuGuest::log() const {
+  return process_ ? process_->log() : "";
+}
+
+std::string QemuGuest::tail() const {
+  return "\n--- end of QEMU launcher log ---\n" + lastChars(log(), 3000);
+}
+
+std::map<std::string, std::string> QemuGuest::results() const {
+  return parseGuestResults(console());
+}
+
+bool QemuGuest::running() {
+  if (!process_) return false;
+  if (process_->running()) return true;
+  if (!exit_code_) exit_code_ = process_->exitCode();
+  return false;
+}
+
+pid_t QemuGuest::pid() const {
+  return process_ ? process_->pid() : -1;
+}
+
+bool QemuGuest::waitForConsole(const std::string& text, std::chrono::milliseconds timeout) {
+  return waitFor([&] { return console().find(text) != std::string::npos; }, timeout,
+                 std::chrono::milliseconds(50));
+}
+
+StatusOr<int> QemuGuest::waitDone(std::chrono::milliseconds timeout) {
+  if (!process_) return failedPrecondition("QemuGuest: not started");
+  std::optional<int> rc;
+  bool exited = false;
+  waitFor(
+      [&] {
+        rc = parseGuestDone(console());
+        if (rc) return true;
+        exited = !running();
+        // Once exited, the console file is complete: read it one last time.
+        if (exited) rc = parseGuestDone(console());
+        return exited;
+      },
+      timeout, std::chrono::milliseconds(50));
+  if (rc) return *rc;
+  if (exited)
+    return unavailable(fmt::format("QEMU guest exited (status {}) without VFO-DONE{}",
+                                   exit_code_.value_or(-1), tail()));
+  return deadlineExceeded(
+      fmt::format("QEMU guest: no VFO-DONE within {} ms{}", timeout.count(), tail()));
+}
+
+StatusOr<int> QemuGuest::waitExit(std::chrono::milliseconds timeout) {
+  if (!process_) return failedPrecondition("QemuGuest: not started");
+  if (!waitFor([&] { return !running(); }, timeout, std::chrono::milliseconds(50)))
+    return deadlineExceeded(
+        fmt::format("QEMU guest still running after {} ms{}", timeout.count(), tail()));
+  return *exit_code_;
+}
+
+void QemuGuest::sendConsole(const std::string& line) {
+  if (process_) process_->writeStdin(line + "\n");
+}
+
+int QemuGuest::stop(std::chrono::milliseconds grace) {
+  if (!process_) return -1;
+  if (running()) exit_code_ = process_->stop(grace);
+  return exit_code_.value_or(-1);
+}
+
+// --- TestpmdGuest --------------------------------------------------------------
+
+TestpmdGuest::TestpmdGuest(TestpmdOptions options) : options_(std::move(options)) {}
+
+TestpmdGuest::~TestpmdGuest() {
+  stop();
+  if (own_work_dir_) removeTree(work_dir_);
+}
+
+Status TestpmdGuest::validate() const {
+  const auto& o = options_;
+  if (o.socket.empty()) return invalidArgument("socket: required");
+  if (o.socket.find(',') != std::string::npos)
+    return invalidArgument("socket: '" + o.socket + "' contains ',' (EAL argument separator)");
+  if (o.queues < 1 || o.queues > 16)
+    return invalidArgument(fmt::format("queues: {} is not in 1..16", o.queues));
+  if (!o.mac.empty()) {
+    if (o.pmd != TestpmdPmd::kVirtioUser)
+      return invalidArgument("mac: only supported with TestpmdPmd::kVirtioUser");
+    auto mac = MacAddress::parseUnicast(o.mac);
+    if (!mac) return invalidArgument("mac: " + mac.status().message());
+  }
+  if (o.lcores.empty() && !std::regex_match(o.cores, std::regex("[0-9]+([-,][0-9]+)*")))
+    return invalidArgument("cores: '" + o.cores + "' is not a core list like 0,1");
+  if (o.main_lcore < -1) return invalidArgument("main_lcore: must be -1 (default) or a core");
+  if (o.memory_mb < 64) return invalidArgument(fmt::format("memory_mb: {} < 64", o.memory_mb));
+  if (!o.interactive && o.stats_period_s <= 0)
+    return invalidArgument(
+        "stats_period_s: must be > 0 without interactive (testpmd would exit at once)");
+  if (!o.file_prefix.empty() && !std::regex_match(o.file_prefix, std::regex("[A-Za-z0-9_.-]+")))
+    return invalidArgument("file_prefix: '" + o.file_prefix +
+                           "' has characters other than [A-Za-z0-9_.-]");
+  return okStatus();
+}
+
+Status TestpmdGuest::start() {
+  if (process_) return failedPrecondition("TestpmdGuest: already started");
+  VFO_RETURN_IF_ERROR(validate());
+  if (options_.file_prefix.empty()) options_.file_prefix = uniqueName("vfotp");
+  if (options_.work_dir.empty()) {
+    work_dir_ = makeTempDir("vfo-testpmd-");
+    own_work_dir_ = true;
+  } else {
+    work_dir_ = options_.work_dir;
+  }
+  const auto& o = options_;
+  std::vector<std::string> argv = {guestDir() + "/run-testpmd-guest",
+                                   "--socket",
+                                   o.socket,
+                                   "--pmd",
+                                   o.pmd == TestpmdPmd::kVhost ? "vhost" : "virtio-user",
+                                   "--queues",
+                                   std::to_string(o.queues),
+                                   "--mode",
+                                   modeName(o.mode),
+                                   "--file-prefix",
+                                   o.file_prefix,
+                                   "--memory",
+                                   std::to_string(o.memory_mb)};
+  auto add = [&](const std::string& flag, const std::string& value) {
+    argv.push_back(flag);
+    argv.push_back(value);
+  };
+  if (o.role == TestpmdSocketRole::kServer) argv.push_back("--server");
+  if (o.role == TestpmdSocketRole::kClient) argv.push_back("--client");
+  if (!o.mac.empty()) add("--mac", o.mac);
+  if (o.lcores.empty())
+    add("--cores", o.cores);
+  else
+    add("--lcores", o.lcores);
+  if (o.main_lcore >= 0) add("--main-lcore", std::to_string(o.main_lcore));
+  std::vector<std::string> app = o.extra_args;
+  if (o.interactive) {
+    argv.push_back("--interactive");
+    app.insert(app.begin(), "--auto-start");
+  } else {
+    add("--stats-period", std::to_string(o.stats_period_s));
+  }
+  if (!app.empty()) {
+    argv.push_back("--");
+    argv.insert(argv.end(), app.begin(), app.end());
+  }
+  process_ = std::make_unique<Process>(argv, work_dir_ + "/testpmd.log",
+                                       /*keep_stdin=*/o.interactive);
+  return okStatus();
+}
+
+std::string TestpmdGuest::log() const {
+  return process_ ? process_->log() : "";
+}
+
+std::string TestpmdGuest::tail() const {
+  return "\n--- end of testpmd log ---\n" + lastChars(log(), 3000);
+}
+
+bool TestpmdGuest::running() {
+  if (!process_) return false;
+  if (process_->running()) return true;
+  if (!exit_code_) exit_code_ = process_->exitCode();
+  return false;
+}
+
+pid_t TestpmdGuest::pid() const {
+  return process_ ? process_->pid() : -1;
+}
+
+Status TestpmdGuest::waitReady(std::chrono::milliseconds timeout) {
+  if (!process_) return failedPrecondition("TestpmdGuest: not started");
+  bool ready = false, exited = false;
+  waitFor(
+      [&] {
+        ready = log().find("packet forwarding - ports=") != std::string::npos;
+        if (!ready) exited = !running();
+        return ready || exited;
+      },
+      timeout, std::chrono::milliseconds(20));
+  if (ready) return okStatus();
+  if (exited)
+    return unavailable(fmt::format("testpmd exited (status {}) before forwarding{}",
+                                   exit_code_.value_or(-1), tail()));
+  return deadlineExceeded(
+      fmt::format("testpmd not forwarding within {} ms{}", timeout.count(), tail()));
+}
+
+std::string TestpmdGuest::portMac(int port) const {
+  return parseTestpmdPortMac(log(), port);
+}
+
+std::optional<TestpmdPortStats> TestpmdGuest::lastStats(int port) const {
+  return parseTestpmdPortStats(log(), port);
+}
+
+StatusOr<TestpmdPortStats> TestpmdGuest::freshStats(std::chrono::milliseconds timeout, int port) {
+  if (!process_) return failedPrecondition("TestpmdGuest: not started");
+  const size_t before = countTestpmdStatsBlocks(log(), port);
+  if (options_.interactive) sendCommand(fmt::format("show port stats {}", port));
+  std::optional<TestpmdPortStats> s;
+  waitFor(
+      [&] {
+        const std::string l = log();
+        if (countTestpmdStatsBlocks(l, port) <= before) return false;
+        s = parseTestpmdPortStats(l, port);
+        return s.has_value();
+      },
+      timeout, std::chrono::milliseconds(20));
+  if (s) return *s;
+  return deadlineExceeded(fmt::format("testpmd: no statistics for port {} within {} ms{}", port,
+                                      timeout.count(), tail()));
+}
+
+StatusOr<TestpmdForwardStats> TestpmdGuest::forwardStats(int port) const {
+  auto s = parseTestpmdForwardStats(log(), port);
+  if (!s) return notFound(fmt::format("testpmd: no forward statistics for port {}", port));
+  return *s;
+}
+
+void TestpmdGuest::sendCommand(const std::string& line) {
+  if (process_) process_->writeStdin(line + "\n");
+}
+
+int TestpmdGuest::stop(std::chrono::milliseconds grace) {
+  if (!process_) return -1;
+  if (running()) exit_code_ = process_->stop(grace);
+  // A killed testpmd cannot remove its EAL runtime directory; the launcher
+  // does so on a clean exit. Remove the (empty) directory either way.
+  std::error_code ec;
+  std::filesystem::remove("/var/run/dpdk/" + options_.file_prefix, ec);
+  return exit_code_.value_or(-1);
+}
+
+}  // namespace vfo::testing
