@@ -224,6 +224,8 @@ Status QemuGuest::validate() const {
   if (o.mtu != 0 && (o.mtu < 68 || o.mtu > 65535))
     return invalidArgument(fmt::format("mtu: {} is not in 68..65535 (0 = default)", o.mtu));
   if (o.memory_mb < 64) return invalidArgument(fmt::format("memory_mb: {} < 64", o.memory_mb));
+  if (o.cpus < 1 || o.cpus > 8)
+    return invalidArgument(fmt::format("cpus: {} is not in 1..8", o.cpus));
   if (o.timeout.count() <= 0) return invalidArgument("timeout: must be positive");
   if (o.socket.empty() && (!o.ips.empty() || !o.ip6s.empty() || o.vlan || !o.mac.empty()))
     return invalidArgument("socket: network settings given but no socket (no NIC)");
@@ -250,7 +252,9 @@ Status QemuGuest::start() {
                                    "--timeout",
                                    std::to_string(o.timeout.count()),
                                    "--memory",
-                                   std::to_string(o.memory_mb)};
+                                   std::to_string(o.memory_mb),
+                                   "--cpus",
+                                   std::to_string(o.cpus)};
   auto add = [&](const std::string& flag, const std::string& value) {
     argv.push_back(flag);
     argv.push_back(value);

@@ -75,9 +75,10 @@ struct QemuGuestOptions {
   std::string qmp_socket;                       // QMP unix socket path; empty = none
   std::string incoming;                         // -incoming URI; empty = normal boot
   int memory_mb = 256;                          // guest memory, shared memfd
-  std::vector<std::string> extra_qemu_args;     // appended to QEMU's command line
-  std::chrono::seconds timeout{60};             // the launcher stops QEMU after this
-  std::string work_dir;                         // logs and files; empty = own temp dir
+  int cpus = 1;  // vCPUs, 1..8; the guest driver uses min(cpus, queues) queue pairs
+  std::vector<std::string> extra_qemu_args;  // appended to QEMU's command line
+  std::chrono::seconds timeout{60};          // the launcher stops QEMU after this
+  std::string work_dir;                      // logs and files; empty = own temp dir
 };
 
 // One QEMU TCG guest. The script reaches the guest base64-encoded on the
