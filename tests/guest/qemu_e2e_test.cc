@@ -152,6 +152,7 @@ TEST_F(QemuGuestTest, ServerModeMultiqueuePings) {
   o.work_dir = dir_;
   o.timeout = seconds(50);
   o.hold = GuestHold::kSleep;
+  o.qmp_socket = dir_ + "/qmp.sock";
   o.script =
       "wait_carrier || result carrier timeout\n"
       "result rxq $(ls -d /sys/class/net/$VFO_DEV/queues/rx-* | wc -l)\n"
@@ -174,6 +175,11 @@ TEST_F(QemuGuestTest, ServerModeMultiqueuePings) {
   // Held: still running after the script, until stopped.
   ASSERT_TRUE(g.waitForConsole("VFO-HOLD", seconds(5))) << g.console();
   EXPECT_TRUE(g.running());
+  auto status = g.qmp(R"({"execute":"query-status"})");
+  ASSERT_TRUE(status.isOk()) << status.status().toString();
+  EXPECT_NE(status->find(R"("status": "running")"), std::string::npos) << *status;
+  auto bad = g.qmp(R"({"execute":"no-such-command"})");
+  EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition) << bad.status().toString();
   const pid_t launcher = g.pid();
   EXPECT_EQ(g.stop(), 0) << g.log();  // the launcher reports the script's rc
   EXPECT_FALSE(alive(launcher));

@@ -2,7 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -25,6 +33,12 @@ std::string readFile(const std::string& path) {
 
 std::string lastChars(const std::string& s, size_t n) {
   return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+// Writing to the stdin pipe of a launcher that has exited must fail with
+// EPIPE, not kill the test with SIGPIPE.
+void ignoreSigpipe() {
+  signal(SIGPIPE, SIG_IGN);
 }
 
 std::string guestDir() {
@@ -115,6 +129,93 @@ StatusOr<GuestImage> ensureGuestImage() {
   img.kernel = img.dir + "/vmlinuz";
   img.initrd = img.dir + "/initramfs.cpio.gz";
   return img;
+}
+
+// --- QMP ---------------------------------------------------------------------
+
+namespace {
+
+// A connected unix stream socket, closed on destruction.
+class UnixConn {
+ public:
+  ~UnixConn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Status connectTo(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+      return invalidArgument("qmp socket path too long: " + path);
+    std::copy(path.begin(), path.end(), addr.sun_path);
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return errnoStatus(errno, "socket");
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      return unavailable(fmt::format("qmp: connect {}: {}", path, strerror(errno)));
+    return okStatus();
+  }
+  Status send(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t w = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (w < 0) return unavailable(fmt::format("qmp: send: {}", strerror(errno)));
+      off += size_t(w);
+    }
+    return okStatus();
+  }
+  // The next '\n'-terminated line, by `deadline`.
+  StatusOr<std::string> readLine(std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return deadlineExceeded("qmp: no reply in time");
+      pollfd p{fd_, POLLIN, 0};
+      int r = poll(&p, 1, int(left.count()));
+      if (r < 0 && errno != EINTR) return errnoStatus(errno, "qmp: poll");
+      if (r <= 0) continue;
+      char chunk[4096];
+      ssize_t got = read(fd_, chunk, sizeof chunk);
+      if (got <= 0) return unavailable("qmp: connection closed by QEMU");
+      buf_.append(chunk, size_t(got));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// The next line that is a reply ("return" or "error"), skipping events.
+StatusOr<std::string> qmpReply(UnixConn& c, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    VFO_ASSIGN_OR_RETURN(std::string line, c.readLine(deadline));
+    if (line.find("\"return\"") != std::string::npos) return line;
+    if (line.find("\"error\"") != std::string::npos)
+      return failedPrecondition("qmp error: " + line);
+  }
+}
+
+}  // namespace
+
+StatusOr<std::string> qmpExecute(const std::string& socket_path, const std::string& command_json,
+                                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  UnixConn c;
+  VFO_RETURN_IF_ERROR(c.connectTo(socket_path));
+  VFO_ASSIGN_OR_RETURN(std::string greeting, c.readLine(deadline));
+  if (greeting.find("\"QMP\"") == std::string::npos)
+    return unavailable("qmp: unexpected greeting: " + greeting);
+  VFO_RETURN_IF_ERROR(c.send("{\"execute\":\"qmp_capabilities\"}\n"));
+  VFO_ASSIGN_OR_RETURN(std::string caps, qmpReply(c, deadline));
+  (void)caps;
+  VFO_RETURN_IF_ERROR(c.send(command_json + "\n"));
+  return qmpReply(c, deadline);
 }
 
 // --- parsers -----------------------------------------------------------------
@@ -358,7 +459,14 @@ StatusOr<int> QemuGuest::waitExit(std::chrono::milliseconds timeout) {
 }
 
 void QemuGuest::sendConsole(const std::string& line) {
+  ignoreSigpipe();
   if (process_) process_->writeStdin(line + "\n");
+}
+
+StatusOr<std::string> QemuGuest::qmp(const std::string& command_json,
+                                     std::chrono::milliseconds timeout) {
+  if (options_.qmp_socket.empty()) return failedPrecondition("QemuGuest: no qmp_socket option");
+  return qmpExecute(options_.qmp_socket, command_json, timeout);
 }
 
 int QemuGuest::stop(std::chrono::milliseconds grace) {
@@ -524,6 +632,7 @@ StatusOr<TestpmdForwardStats> TestpmdGuest::forwardStats(int port) const {
 }
 
 void TestpmdGuest::sendCommand(const std::string& line) {
+  ignoreSigpipe();
   if (process_) process_->writeStdin(line + "\n");
 }
 

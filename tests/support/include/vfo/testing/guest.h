@@ -119,6 +119,9 @@ class QemuGuest {
 
   // With GuestHold::kShell: sends one command line to the guest's shell.
   void sendConsole(const std::string& line);
+  // Runs one QMP command (needs options.qmp_socket); see qmpExecute().
+  StatusOr<std::string> qmp(const std::string& command_json,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   bool running();
   pid_t pid() const;  // the launcher's pid; -1 when not running
@@ -140,6 +143,15 @@ class QemuGuest {
   std::unique_ptr<Process> process_;
   std::optional<int> exit_code_;
 };
+
+// One QMP exchange on a fresh connection to `socket_path`: reads the
+// greeting, negotiates capabilities, sends `command_json` (e.g.
+// {"execute":"query-status"}) and returns the reply line, skipping events.
+// UNAVAILABLE when the socket does not answer, DEADLINE_EXCEEDED when no reply
+// comes within `timeout`, FAILED_PRECONDITION with the reply when QEMU
+// answers with an error.
+StatusOr<std::string> qmpExecute(const std::string& socket_path, const std::string& command_json,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Parses "VFO-RESULT key=value" lines of a console log (a later line wins).
 std::map<std::string, std::string> parseGuestResults(const std::string& console);
