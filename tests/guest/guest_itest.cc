@@ -167,6 +167,16 @@ TEST_F(TestpmdGuestTest, BadOptionsNameTheField) {
   EXPECT_NE(s.message().find("socket"), std::string::npos) << s.message();
 
   o = guest(TestpmdMode::kIcmpEcho);
+  o.cores = "0,,1";
+  s = code(o);
+  EXPECT_NE(s.message().find("cores"), std::string::npos) << s.message();
+
+  o = guest(TestpmdMode::kIcmpEcho);
+  o.file_prefix = "a b";
+  s = code(o);
+  EXPECT_NE(s.message().find("file_prefix"), std::string::npos) << s.message();
+
+  o = guest(TestpmdMode::kIcmpEcho);
   o.stats_period_s = 0;
   s = code(o);
   EXPECT_NE(s.message().find("stats_period_s"), std::string::npos) << s.message();

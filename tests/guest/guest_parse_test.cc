@@ -120,5 +120,22 @@ TEST(TestpmdLog, ForwardStatsAndPortMac) {
   EXPECT_EQ(parseTestpmdPortMac(log, 1), "");
 }
 
+TEST(TestpmdLog, PortNumbersDoNotMatchPrefixes) {
+  const std::string log =
+      "Port 1: link state change event\n"
+      "Port 10: 02:00:00:00:00:0A\n"
+      "Port 1: 02:00:00:00:00:01\n"
+      "  ######################## NIC statistics for port 10  ########################\n"
+      "  RX-packets: 10         RX-missed: 0          RX-bytes:  0\n"
+      "  TX-packets: 10         TX-errors: 0          TX-bytes:  0\n"
+      "  ############################################################################\n";
+  EXPECT_EQ(parseTestpmdPortMac(log, 1), "02:00:00:00:00:01");
+  EXPECT_EQ(parseTestpmdPortMac(log, 10), "02:00:00:00:00:0a");
+  EXPECT_EQ(countTestpmdStatsBlocks(log, 1), 0u);
+  EXPECT_FALSE(parseTestpmdPortStats(log, 1).has_value());
+  ASSERT_TRUE(parseTestpmdPortStats(log, 10).has_value());
+  EXPECT_EQ(parseTestpmdPortStats(log, 10)->rx_packets, 10u);
+}
+
 }  // namespace
 }  // namespace vfo::testing

@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "vfo/base/mac_address.h"
@@ -89,22 +89,60 @@ const char* modeName(TestpmdMode m) {
   return "icmpecho";
 }
 
-// The value after "<key>:" within `block`, as a number.
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// The digits at `pos` in `text` (none: nullopt).
+std::optional<uint64_t> numberAt(const std::string& text, size_t pos) {
+  size_t end = pos;
+  while (end < text.size() && isDigit(text[end])) ++end;
+  if (end == pos || end - pos > 19) return std::nullopt;
+  return std::stoull(text.substr(pos, end - pos));
+}
+
+// The value after "<key>:" and blanks within `block`, as a number.
 std::optional<uint64_t> counter(const std::string& block, const std::string& key) {
-  std::regex re(key + ":\\s*([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(block, m, re)) return std::nullopt;
-  return std::stoull(m[1].str());
+  size_t at = block.find(key + ":");
+  if (at == std::string::npos) return std::nullopt;
+  at += key.size() + 1;
+  while (at < block.size() && block[at] == ' ') ++at;
+  return numberAt(block, at);
 }
 
 // Start offsets of every "<title> for port N" block in `log`.
 std::vector<size_t> blockStarts(const std::string& log, const std::string& title, int port) {
   std::vector<size_t> out;
-  const std::regex re(title + " for port " + std::to_string(port) + "\\b");
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
-       ++it)
-    out.push_back(size_t(it->position(0)));
+  const std::string needle = title + " for port " + std::to_string(port);
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    const size_t after = at + needle.size();
+    if (after < log.size() && isDigit(log[after])) continue;  // port 1 vs port 10
+    out.push_back(at);
+  }
   return out;
+}
+
+// "[0-9]+([-,][0-9]+)*"
+bool validCoreList(const std::string& s) {
+  bool want_digit = true;
+  for (char c : s) {
+    if (isDigit(c)) {
+      want_digit = false;
+    } else if ((c == ',' || c == '-') && !want_digit) {
+      want_digit = true;
+    } else {
+      return false;
+    }
+  }
+  return !want_digit;
+}
+
+bool validFilePrefix(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
 }
 
 // The block starting at `start`, up to its closing line of '#' or '-';
@@ -233,11 +271,12 @@ std::map<std::string, std::string> parseGuestResults(const std::string& console)
 }
 
 std::optional<int> parseGuestDone(const std::string& console) {
-  static const std::regex re("VFO-DONE rc=([0-9]+)");
+  const std::string needle = "VFO-DONE rc=";
   std::optional<int> rc;
-  for (auto it = std::sregex_iterator(console.begin(), console.end(), re);
-       it != std::sregex_iterator(); ++it)
-    rc = std::stoi((*it)[1].str());
+  for (size_t at = console.find(needle); at != std::string::npos;
+       at = console.find(needle, at + 1)) {
+    if (auto n = numberAt(console, at + needle.size()); n && *n < 256) rc = int(*n);
+  }
   return rc;
 }
 
@@ -281,12 +320,13 @@ std::optional<TestpmdForwardStats> parseTestpmdForwardStats(const std::string& l
 }
 
 std::string parseTestpmdPortMac(const std::string& log, int port) {
-  const std::regex re("Port " + std::to_string(port) + ": ([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5})");
-  std::smatch m;
-  if (!std::regex_search(log, m, re)) return "";
-  std::string mac = m[1].str();
-  for (auto& c : mac) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return mac;
+  const std::string needle = "Port " + std::to_string(port) + ": ";
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    if (at > 0 && log[at - 1] != '\n') continue;  // only "Port N: MAC" lines
+    auto mac = MacAddress::parse(log.substr(at + needle.size(), 17));
+    if (mac) return mac->toString();
+  }
+  return "";
 }
 
 // --- QemuGuest -----------------------------------------------------------------
@@ -497,14 +537,14 @@ Status TestpmdGuest::validate() const {
     auto mac = MacAddress::parseUnicast(o.mac);
     if (!mac) return invalidArgument("mac: " + mac.status().message());
   }
-  if (o.lcores.empty() && !std::regex_match(o.cores, std::regex("[0-9]+([-,][0-9]+)*")))
+  if (o.lcores.empty() && !validCoreList(o.cores))
     return invalidArgument("cores: '" + o.cores + "' is not a core list like 0,1");
   if (o.main_lcore < -1) return invalidArgument("main_lcore: must be -1 (default) or a core");
   if (o.memory_mb < 64) return invalidArgument(fmt::format("memory_mb: {} < 64", o.memory_mb));
   if (!o.interactive && o.stats_period_s <= 0)
     return invalidArgument(
         "stats_period_s: must be > 0 without interactive (testpmd would exit at once)");
-  if (!o.file_prefix.empty() && !std::regex_match(o.file_prefix, std::regex("[A-Za-z0-9_.-]+")))
+  if (!o.file_prefix.empty() && !validFilePrefix(o.file_prefix))
     return invalidArgument("file_prefix: '" + o.file_prefix +
                            "' has characters other than [A-Za-z0-9_.-]");
   return okStatus();
