@@ -383,7 +383,9 @@ Status QemuGuest::start() {
   } else {
     work_dir_ = options_.work_dir;
   }
-  console_path_ = work_dir_ + "/console.log";
+  // Unique names: several guests may share one work directory (migration).
+  const std::string base = work_dir_ + "/" + uniqueName("qemu");
+  console_path_ = base + ".console.log";
   const auto& o = options_;
   std::vector<std::string> argv = {guestDir() + "/run-qemu-guest",
                                    "--guest-dir",
@@ -418,7 +420,7 @@ Status QemuGuest::start() {
     if (o.script.size() <= kMaxInlineScript) {
       add("--script", o.script);
     } else {
-      const std::string path = work_dir_ + "/script.sh";
+      const std::string path = base + ".script.sh";
       std::ofstream(path) << o.script << "\n";
       add("--script-file", path);
     }
@@ -431,7 +433,7 @@ Status QemuGuest::start() {
     argv.push_back("--");
     argv.insert(argv.end(), o.extra_qemu_args.begin(), o.extra_qemu_args.end());
   }
-  process_ = std::make_unique<Process>(argv, work_dir_ + "/qemu.log",
+  process_ = std::make_unique<Process>(argv, base + ".log",
                                        /*keep_stdin=*/o.hold == GuestHold::kShell);
   return okStatus();
 }
@@ -597,7 +599,7 @@ Status TestpmdGuest::start() {
     argv.push_back("--");
     argv.insert(argv.end(), app.begin(), app.end());
   }
-  process_ = std::make_unique<Process>(argv, work_dir_ + "/testpmd.log",
+  process_ = std::make_unique<Process>(argv, work_dir_ + "/" + o.file_prefix + ".log",
                                        /*keep_stdin=*/o.interactive);
   return okStatus();
 }

@@ -7,9 +7,10 @@
 //   started) and launches the launcher as a Process in its own process group.
 // - Each handle stops only what it started (its launcher's pid and process
 //   group), at the latest in its destructor, also when a test fails.
-// - Files a handle creates (logs, script files) live in its work directory:
-//   options.work_dir when given (the caller removes it), else a fresh temp
-//   directory removed by the destructor.
+// - Files a handle creates (logs, script files) live in its work directory,
+//   under names unique to the handle: options.work_dir when given (the caller
+//   removes it; several handles may share it), else a fresh temp directory
+//   removed by the destructor.
 // - Not thread-safe: use one handle from one thread.
 // - Waits take a deadline; none sleeps a fixed time.
 #pragma once
