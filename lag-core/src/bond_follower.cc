@@ -333,9 +333,9 @@ void BondFollower::setActive(int32_t ifindex, bool failover, TimePoint seen_at) 
     ev.member = slaves_[ifindex].last.member;
   }
   bump(stats_.active_changes);
+  if (cb_.on_active) cb_.on_active(ev);  // before the log line: latency path
   kLog.info(fmt::format("[bond {}]", config_.bond), "active slave now {}{}",
             ifindex ? ev.ifname : std::string("none"), failover ? " (kernel failover)" : "");
-  if (cb_.on_active) cb_.on_active(ev);
 }
 
 void BondFollower::resolvePending(TimePoint, bool force) {

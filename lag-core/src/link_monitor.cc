@@ -150,13 +150,14 @@ void LinkMonitor::update(const std::string& name, Watched& w, const LinkState& n
   LinkEvent ev{name, next, w.state, src, seen_at};
   w.state = next;
   bump(stats_.events);
+  // Deliver first: the log line (a write(2)) is not on the latency path.
+  if (on_event_) on_event_(ev);
   if (ev.previous.linkUp() != next.linkUp()) {
     kLog.info(fmt::format("[link {}]", name), "link {} (admin {}, carrier {}, operstate {}; {})",
               next.linkUp() ? "up" : "down", next.admin_up ? "up" : "down",
               next.carrier ? "on" : "off", netlink::operStateName(next.operstate),
               linkEventSourceName(src));
   }
-  if (on_event_) on_event_(ev);
 }
 
 void LinkMonitor::onLink(const netlink::LinkMessage& m, netlink::LinkOrigin origin,

@@ -142,16 +142,15 @@ void ProbeMonitor::setVerdict(Member& m, bool alive, TimePoint seen_at) {
   if (m.state.alive == alive) return;
   m.state.alive = alive;
   bump(stats_.verdict_changes);
+  if (cb_.on_verdict) cb_.on_verdict(m.config.member, alive, seen_at);
   std::string entity = fmt::format("[member {}]", m.config.member);
   if (alive) {
-    kLog.info(entity, "probe verdict: alive (reply after {} missed interval(s))",
-              m.state.consecutive_missed);
+    kLog.info(entity, "probe verdict: alive (a target answered)");
   } else {
     kLog.info(entity, "probe verdict: failed ({} consecutive intervals of {} ms without reply)",
               m.state.consecutive_missed,
               std::chrono::duration_cast<std::chrono::milliseconds>(m.config.interval).count());
   }
-  if (cb_.on_verdict) cb_.on_verdict(m.config.member, alive, seen_at);
 }
 
 void ProbeMonitor::onTick(TimePoint now) {
