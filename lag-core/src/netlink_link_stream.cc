@@ -2,6 +2,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include <cstring>
+
 #include "vfo/base/log.h"
 #include "vfo/netlink/link_stream.h"
 
@@ -72,6 +74,14 @@ Status LinkStream::handleDatagram(const Received& r, TimePoint now) {
       if (!ours) continue;
       if (m.flags & NLM_F_DUMP_INTR) dump_interrupted_ = true;
       dump_seq_ = 0;
+      int32_t done_error = 0;
+      if (m.payload.size() >= sizeof(done_error)) {
+        std::memcpy(&done_error, m.payload.data(), sizeof(done_error));
+      }
+      if (done_error < 0) {
+        bump(stats_.dump_errors);
+        return errnoStatus(-done_error, "netlink RTM_GETLINK dump");
+      }
       if (dump_interrupted_) {
         bump(stats_.dumps_interrupted);
         VFO_RETURN_IF_ERROR(requestDump(r.received_at));

@@ -314,6 +314,19 @@ TEST_F(LinkMonitorTest, DumpRefusedByKernelIsReturned) {
   EXPECT_NE(s.message().find("RTM_GETLINK dump"), std::string::npos);
 }
 
+TEST_F(LinkMonitorTest, DumpEndingWithAnErrorIsReturned) {
+  make({"pf0"});
+  sock.onSend([&](const netlink::Message& m) {
+    // The kernel aborted the dump: NLMSG_DONE carrying -EINTR.
+    if (m.type == RTM_GETLINK) sock.pushMessages({netlink::buildDone(m.seq, m.pid, -EINTR)});
+  });
+  ASSERT_TRUE(mon->start(clock.now()).isOk());
+  Status s = mon->onReadable(clock.now());
+  EXPECT_FALSE(s.isOk());
+  EXPECT_EQ(mon->streamStats().dump_errors, 1u);
+  EXPECT_EQ(mon->stats().resyncs_completed, 0u);
+}
+
 TEST_F(LinkMonitorTest, SendFailureAtStartIsReturned) {
   sock.failSends(ENOBUFS);
   make({"pf0"});
