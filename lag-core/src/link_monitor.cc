@@ -152,11 +152,12 @@ void LinkMonitor::update(const std::string& name, Watched& w, const LinkState& n
   bump(stats_.events);
   // Deliver first: the log line (a write(2)) is not on the latency path.
   if (on_event_) on_event_(ev);
-  if (ev.previous.linkUp() != next.linkUp()) {
-    kLog.info(fmt::format("[link {}]", name), "link {} (admin {}, carrier {}, operstate {}; {})",
+  if (ev.previous.linkUp() != next.linkUp() && log_limit_.allow()) {
+    kLog.info(fmt::format("[link {}]", name),
+              "link {} (admin {}, carrier {}, operstate {}; {}; {} lines suppressed)",
               next.linkUp() ? "up" : "down", next.admin_up ? "up" : "down",
               next.carrier ? "on" : "off", netlink::operStateName(next.operstate),
-              linkEventSourceName(src));
+              linkEventSourceName(src), log_limit_.takeSuppressed());
   }
 }
 

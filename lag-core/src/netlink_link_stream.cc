@@ -39,7 +39,12 @@ Status LinkStream::onReadable(TimePoint now) {
         return okStatus();
       case ReceiveKind::kOverrun:
         bump(stats_.overruns);
-        kLog.warn("[rtnl link]", "receive buffer overrun: link notifications lost, resyncing");
+        if (log_limit_.allow()) {
+          kLog.warn("[rtnl link]",
+                    "receive buffer overrun: link notifications lost, resyncing ({} lines "
+                    "suppressed)",
+                    log_limit_.takeSuppressed());
+        }
         // The kernel refuses a second dump on a socket while one runs
         // (EBUSY): finish the current one first, then dump again.
         if (dumping()) {
@@ -96,7 +101,10 @@ Status LinkStream::handleDatagram(const Received& r, TimePoint now) {
     auto lm = parseLinkMessage(m);
     if (!lm.isOk()) {
       bump(stats_.malformed);
-      kLog.warn("[rtnl link]", "ignoring malformed link message: {}", lm.status().toString());
+      if (log_limit_.allow()) {
+        kLog.warn("[rtnl link]", "ignoring malformed link message: {} ({} lines suppressed)",
+                  lm.status().toString(), log_limit_.takeSuppressed());
+      }
       continue;
     }
     bump(stats_.link_messages);
@@ -106,7 +114,10 @@ Status LinkStream::handleDatagram(const Received& r, TimePoint now) {
   }
   if (!mr.status().isOk()) {
     bump(stats_.malformed);
-    kLog.warn("[rtnl link]", "ignoring rest of malformed datagram: {}", mr.status().toString());
+    if (log_limit_.allow()) {
+      kLog.warn("[rtnl link]", "ignoring rest of malformed datagram: {} ({} lines suppressed)",
+                mr.status().toString(), log_limit_.takeSuppressed());
+    }
   }
   return okStatus();
 }

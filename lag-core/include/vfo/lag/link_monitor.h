@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/log.h"
 #include "vfo/base/stats.h"
 #include "vfo/base/status.h"
 #include "vfo/lag/monitor_thread.h"
@@ -155,6 +156,9 @@ class LinkMonitor final : public PolledMonitor {
   std::map<int32_t, std::string> by_ifindex_;  // for RTM_DELLINK / renames
   TimePoint next_poll_ = kNever;
   LinkMonitorStats stats_;
+  // Link up/down lines: a flapping port must not flood the log (the events
+  // themselves are never limited).
+  LogRateLimiter log_limit_{MonotonicClock::instance(), 20, 50};
 };
 
 }  // namespace vfo::lag

@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/log.h"
 #include "vfo/base/stats.h"
 #include "vfo/base/status.h"
 #include "vfo/netlink/link_message.h"
@@ -75,6 +76,9 @@ class LinkStream {
   uint32_t dump_seq_ = 0;          // sequence of the dump in flight; 0 = none
   bool dump_interrupted_ = false;  // NLM_F_DUMP_INTR seen in the current dump
   bool resync_pending_ = false;    // an overrun happened during a dump
+  // Warnings on this path are driven by the kernel (or a hostile peer in the
+  // namespace): at most 10 lines/s, the rest counted in the next line.
+  LogRateLimiter log_limit_{MonotonicClock::instance(), 10, 20};
 };
 
 }  // namespace vfo::netlink
