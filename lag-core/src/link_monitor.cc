@@ -220,9 +220,21 @@ void LinkMonitor::onDumpDone(TimePoint t) {
 
 StatusOr<LinkState> LinkMonitor::pollOne(const std::string& name) {
   LinkState s;
-  VFO_ASSIGN_OR_RETURN(std::string ifindex, sysfs_->read(name, "ifindex"));
-  VFO_ASSIGN_OR_RETURN(std::string flags, sysfs_->read(name, "flags"));
-  VFO_ASSIGN_OR_RETURN(std::string oper, sysfs_->read(name, "operstate"));
+  // Missing files mean no such interface; EINVAL from these attributes means
+  // the device is being unregistered (sysfs answers -EINVAL once it is no
+  // longer alive). Both read as "not present", not as errors.
+  std::string ifindex, flags, oper;
+  for (auto [attr, out] : {std::pair<const char*, std::string*>{"ifindex", &ifindex},
+                           {"flags", &flags},
+                           {"operstate", &oper}}) {
+    auto r = sysfs_->read(name, attr);
+    if (!r.isOk()) {
+      StatusCode c = r.status().code();
+      if (c == StatusCode::kNotFound || c == StatusCode::kInvalidArgument) return LinkState{};
+      return r.status();
+    }
+    *out = std::move(*r);
+  }
   int32_t idx = 0;
   auto r1 = std::from_chars(ifindex.data(), ifindex.data() + ifindex.size(), idx);
   if (r1.ec != std::errc() || r1.ptr != ifindex.data() + ifindex.size() || idx <= 0) {

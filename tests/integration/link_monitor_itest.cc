@@ -109,6 +109,27 @@ class NetnsFixture : public ::testing::Test {
     EXPECT_TRUE(s.isOk()) << s.toString();
     return idx;
   }
+  // Waits until the kernel itself reports `name` up with carrier and
+  // operstate UP (veth carrier and operstate settle asynchronously).
+  bool waitKernelUp(const std::string& name) {
+    return waitFor(
+        [&] {
+          bool up = false;
+          Status s = ctl_->transact(
+              netlink::buildGetLink(0, name),
+              [&](const netlink::Message& m) {
+                auto lm = netlink::parseLinkMessage(m);
+                if (lm.isOk()) {
+                  up = lm->adminUp() && lm->lowerUp() && lm->carrier.value_or(false) &&
+                       lm->operstate == netlink::OperState::kUp;
+                }
+                return lm.status();
+              },
+              2s);
+          return s.isOk() && up;
+        },
+        10s, 1ms);
+  }
   Status setAdmin(int32_t ifindex, bool up) {
     return ctl_->transact(netlink::buildSetLinkAdmin(ifindex, up), nullptr, 2s);
   }
@@ -150,6 +171,9 @@ class LinkMonitorItest : public NetnsFixture {
 };
 
 TEST_F(LinkMonitorItest, InitialDumpReportsCurrentState) {
+  // Let the kernel settle first, so that the dump (not a later notification)
+  // is what reports the up state.
+  ASSERT_TRUE(waitKernelUp(a_));
   startMonitor({a_, "vflmissing0"});
   ASSERT_TRUE(sink_.waitState(a_, [](const LinkState& s) { return s.linkUp(); }));
   auto got = sink_.lastFor(a_);

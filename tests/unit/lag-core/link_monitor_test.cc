@@ -404,6 +404,21 @@ TEST_F(LinkMonitorTest, PollingFallbackOnly) {
   ASSERT_TRUE(mon->onTick(clock.now()).isOk());
   EXPECT_EQ(events.size(), 4u);
   EXPECT_EQ(mon->stats().poll_errors, 1u);
+  // Back, then being unregistered: sysfs answers EINVAL for ifindex. That
+  // reads as "not present", not as an error.
+  fs.set("pf0", 0x1003, "1", "up");
+  clock.advance(100ms);
+  ASSERT_TRUE(mon->onTick(clock.now()).isOk());
+  ASSERT_EQ(events.size(), 5u);
+  {
+    std::lock_guard<std::mutex> l(fs.mu);
+    fs.files["pf0/ifindex"] = "EINVAL";
+  }
+  clock.advance(100ms);
+  ASSERT_TRUE(mon->onTick(clock.now()).isOk());
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_FALSE(events[5].state.present);
+  EXPECT_EQ(mon->stats().poll_errors, 1u);
 }
 
 TEST_F(LinkMonitorTest, PollingAndNetlinkAgreeWithoutDuplicates) {
