@@ -88,6 +88,37 @@ TEST(MessageBuilder, NestedAttributesPaddingAndLengths) {
   EXPECT_EQ(b.bytes(), want);
 }
 
+// The shape sriov-manager needs: RTM_SETLINK on a PF with
+// IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_MAC { vf, mac[32] } } }.
+TEST(MessageBuilder, SetLinkVfMacBytes) {
+  MessageBuilder b(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
+  b.family(ifi(6));
+  size_t list = b.beginNested(IFLA_VFINFO_LIST);
+  size_t info = b.beginNested(IFLA_VF_INFO);
+  ifla_vf_mac mac{};
+  mac.vf = 1;
+  const uint8_t addr[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x07};
+  std::memcpy(mac.mac, addr, sizeof(addr));
+  b.put(IFLA_VF_MAC, &mac, sizeof(mac));
+  b.endNested(info);
+  b.endNested(list);
+  Bytes want = {
+      0x50, 0x00, 0x00, 0x00,                    // nlmsg_len 80
+      0x13, 0x00, 0x05, 0x00,                    // RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK
+      0,    0,    0,    0,    0,    0,    0, 0,  // seq, pid
+      0,    0,    0,    0,                       // family, pad, type
+      0x06, 0x00, 0x00, 0x00,                    // ifindex 6 (the PF)
+      0,    0,    0,    0,    0,    0,    0, 0,  // flags, change
+      0x30, 0x00, 0x16, 0x00,                    // IFLA_VFINFO_LIST (22) len 48
+      0x2c, 0x00, 0x01, 0x00,                    // IFLA_VF_INFO (1) len 44
+      0x28, 0x00, 0x01, 0x00,                    // IFLA_VF_MAC (1) len 40
+      0x01, 0x00, 0x00, 0x00,                    // vf 1
+      0x02, 0x00, 0x00, 0x00, 0x00, 0x07,        // mac
+  };
+  want.resize(80, 0);  // rest of mac[32]
+  EXPECT_EQ(b.bytes(), want);
+}
+
 TEST(MessageBuilder, NestedFlagIsOptIn) {
   MessageBuilder b(RTM_NEWLINK, 0);
   size_t n = b.beginNested(IFLA_PROP_LIST, /*with_nested_flag=*/true);
