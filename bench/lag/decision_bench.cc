@@ -31,37 +31,29 @@ std::vector<std::vector<uint8_t>> makeFrames() {
   std::mt19937 rng(1);
   std::vector<std::vector<uint8_t>> frames;
   for (int i = 0; i < 256; ++i) {
-    std::vector<uint8_t> f(14, 0);
+    const int kind = i % 4;  // 0 IPv4 TCP, 1 IPv4 UDP, 2 IPv6 TCP, 3 VLAN IPv4 TCP
+    const size_t l3 = kind == 3 ? 18 : 14;
+    const size_t l4 = l3 + (kind == 2 ? 40 : 20);
+    std::vector<uint8_t> f(l4 + 20, 0);
     for (int b = 0; b < 12; ++b) f[b] = uint8_t(rng());
     f[0] &= 0xfe;
     f[6] &= 0xfe;
-    const int kind = i % 4;
-    size_t l3 = 14;
-    if (kind == 3) {  // VLAN tag
+    if (kind == 3) {
       f[12] = 0x81;
-      f[13] = 0x00;
-      f.push_back(0);
-      f.push_back(100);
-      f.push_back(0);
-      f.push_back(0);
-      l3 = 18;
+      f[15] = 100;
     }
     if (kind == 2) {
       f[l3 - 2] = 0x86;
       f[l3 - 1] = 0xdd;
-      f.resize(l3 + 40 + 20);
       f[l3] = 0x60;
       f[l3 + 6] = 6;
       for (int b = 8; b < 40; ++b) f[l3 + b] = uint8_t(rng());
     } else {
       f[l3 - 2] = 0x08;
-      f[l3 - 1] = 0x00;
-      f.resize(l3 + 20 + 20);
       f[l3] = 0x45;
-      f[l3 + 9] = (kind == 1) ? 17 : 6;
+      f[l3 + 9] = kind == 1 ? 17 : 6;
       for (int b = 12; b < 20; ++b) f[l3 + b] = uint8_t(rng());
     }
-    const size_t l4 = f.size() - 20;
     for (int b = 0; b < 4; ++b) f[l4 + b] = uint8_t(rng());
     frames.push_back(std::move(f));
   }
@@ -119,7 +111,8 @@ void failoverBench(benchmark::State& state, LagMode mode) {
   c.downdelay = milliseconds(200);
   c.vm_failback_delay = Duration::zero();
   size_t events = 0;
-  auto g = std::move(*LagGroup::create(c, clock, [&](const DecisionEvent&) { ++events; }));
+  auto created = LagGroup::create(c, clock, [&](const DecisionEvent&) { ++events; });
+  std::unique_ptr<LagGroup> g = std::move(*created);
   (void)g->onCarrier(0, true, clock.now());
   (void)g->onCarrier(1, true, clock.now());
   for (int p = 0; p < 1000; ++p) (void)g->addPort("vm" + std::to_string(p) + "/net0");
