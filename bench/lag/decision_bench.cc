@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -137,6 +138,28 @@ void failoverBench(benchmark::State& state, LagMode mode) {
       benchmark::Counter(double(moved_total) / double(state.iterations()));
   setLogLevel(LogLevel::kInfo);
 }
+
+// Baseline for the failover figures: only building and delivering 1000
+// DecisionEvents (port name copy + std::function call), no decision logic.
+void BM_BaselineDeliver1000Events(benchmark::State& state) {
+  std::vector<std::string> names;
+  for (int p = 0; p < 1000; ++p) names.push_back("vm" + std::to_string(p) + "/net0");
+  size_t events = 0;
+  std::function<void(const DecisionEvent&)> sink = [&](const DecisionEvent&) { ++events; };
+  for (auto _ : state) {
+    for (PortIndex p = 0; p < 1000; ++p) {
+      DecisionEvent e;
+      e.port = p;
+      e.port_name = names[p];
+      e.from = 0;
+      e.to = 1;
+      e.reason = DecisionReason::kMemberDown;
+      sink(e);
+    }
+    benchmark::DoNotOptimize(events);
+  }
+}
+BENCHMARK(BM_BaselineDeliver1000Events)->Unit(benchmark::kMicrosecond);
 
 void BM_FailoverActiveBackup1000Ports(benchmark::State& state) {
   failoverBench(state, LagMode::kActiveBackup);

@@ -509,6 +509,7 @@ StatusOr<PortIndex> LagGroup::addPort(std::string name, std::optional<MemberId> 
   port.entity = fmt::format("[port {}]", name);
   port.key = portKey(name);
   port.name = std::move(name);
+  port_by_name_.emplace(port.name, p);
   port.pin = pin;
   port.home = computeHome(port);
   port.current = config_.mode == LagMode::kBalanceFlow ? kNoMember : port.home;
@@ -521,6 +522,7 @@ StatusOr<PortIndex> LagGroup::addPort(std::string name, std::optional<MemberId> 
 Status LagGroup::removePort(PortIndex p) {
   if (p >= ports_.size() || !ports_[p].used)
     return notFound(fmt::format("port: index {} does not exist in {}", p, config_.name));
+  port_by_name_.erase(ports_[p].name);
   ports_[p] = Port{};
   free_ports_.push_back(p);
   --port_count_;
@@ -528,8 +530,8 @@ Status LagGroup::removePort(PortIndex p) {
 }
 
 StatusOr<PortIndex> LagGroup::findPort(std::string_view name) const {
-  for (PortIndex p = 0; p < ports_.size(); ++p)
-    if (ports_[p].used && ports_[p].name == name) return p;
+  const auto it = port_by_name_.find(std::string(name));
+  if (it != port_by_name_.end()) return it->second;
   return notFound(fmt::format("port: '{}' does not exist in {}", name, config_.name));
 }
 

@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "vfo/base/clock.h"
@@ -170,6 +171,7 @@ class LagGroup {
   std::vector<TimePoint> failback_seen_;  // cause time of that failback
   std::vector<Port> ports_;
   std::vector<PortIndex> free_ports_;
+  std::unordered_map<std::string, PortIndex> port_by_name_;
   size_t port_count_ = 0;
   MemberId primary_ = kNoMember;
   MemberId active_ = kNoMember;
