@@ -50,6 +50,9 @@
 namespace vfo::lag {
 
 // The 32-bit value bond_xmit_hash() returns for this frame under `policy`.
-uint32_t bondXmitHash(HashPolicy policy, const uint8_t* frame, size_t len);
+// Defined inline in flow_hash_impl.h.
+inline uint32_t bondXmitHash(HashPolicy policy, const uint8_t* frame, size_t len);
 
 }  // namespace vfo::lag
+
+#include "vfo/lag/flow_hash_impl.h"

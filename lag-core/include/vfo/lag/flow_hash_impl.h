@@ -1,12 +1,16 @@
-// Our own implementation of the bonding transmit hash; see flow_hash.h for
-// the kernel functions each piece mirrors and the supported frame shapes.
-#include "vfo/lag/flow_hash.h"
+// Implementation of bondXmitHash() (see flow_hash.h for the contract and
+// the kernel functions each piece mirrors). Inline so the datapath's
+// per-packet selection compiles to straight-line code without a call.
+// Our own implementation, written from the kernel's behaviour.
+#pragma once
 
-#include <cstring>
+#include <cstddef>
+#include <cstdint>
+
+#include "vfo/lag/lag_config.h"
 
 namespace vfo::lag {
-
-namespace {
+namespace detail {
 
 constexpr uint16_t kEthIp = 0x0800;
 constexpr uint16_t kEthIpv6 = 0x86dd;
@@ -294,26 +298,26 @@ inline uint32_t icmpWord(const Keys& k) {
   return uint32_t(k.icmp_type) | uint32_t(k.icmp_code) << 8 | uint32_t(k.icmp_id) << 16;
 }
 
-}  // namespace
+}  // namespace detail
 
-uint32_t bondXmitHash(HashPolicy policy, const uint8_t* frame, size_t len) {
+inline uint32_t bondXmitHash(HashPolicy policy, const uint8_t* frame, size_t len) {
   if (len < 14) return 0;  // bond_eth_hash() cannot pull an ethhdr
-  const L2 l2 = parseL2(frame, len);
+  const detail::L2 l2 = detail::parseL2(frame, len);
   if (policy == HashPolicy::kLayer2) return l2.eth_hash;
 
-  Keys k;
+  detail::Keys k;
   const bool l34 = policy == HashPolicy::kLayer34 || policy == HashPolicy::kEncap34;
   const bool dissected = (policy == HashPolicy::kEncap23 || policy == HashPolicy::kEncap34)
-                             ? flowDissect(frame, len, l2, &k)
-                             : bondFlowDissect(frame, len, l2, l34, &k);
+                             ? detail::flowDissect(frame, len, l2, &k)
+                             : detail::bondFlowDissect(frame, len, l2, l34, &k);
   if (!dissected) return l2.eth_hash;
 
   uint32_t hash;
   if (!l34)
     hash = l2.eth_hash;
   else
-    hash = k.icmp_id ? icmpWord(k) : k.ports;
-  return bondIpHash(hash, k, l34);
+    hash = k.icmp_id ? detail::icmpWord(k) : k.ports;
+  return detail::bondIpHash(hash, k, l34);
 }
 
 }  // namespace vfo::lag
