@@ -247,6 +247,11 @@ FRAMES = {
     'arp': eth(0x0806) + bytes.fromhex('0001080006040001') + SRC + ip4('198.18.0.1') +
            bytes(6) + ip4('198.18.0.2'),
     'ipv6_icmp_echo': eth(0x86dd) + ipv6(58, S6, D6, icmp(128, 0, 0)),
+    'ipv4_ah': eth(0x0800) + ipv4(51, '198.18.0.1', '198.18.0.2',
+                                  bytes([6, 4, 0, 0]) + bytes.fromhex('0000abcd') + bytes(12)),
+    'ipv4_sctp': eth(0x0800) + ipv4(132, '198.18.0.1', '198.18.0.2', l4(2905, 2905)),
+    # ihl 4: layer3+4 (bond_flow_ip) does not check ihl, the dissector rejects it.
+    'ipv4_ihl4': eth(0x0800) + bytes([0x44]) + ipv4(6, '198.18.0.1', '198.18.0.2', l4(40000, 80))[1:],
     'truncated_ipv4': (eth(0x0800) + ipv4(6, '198.18.0.1', '198.18.0.2', l4(40000, 80)))[:30],
     'runt': eth(0x0800)[:13],
 }

@@ -358,6 +358,22 @@ TEST_F(LagGroupTest, AdminDownFailsOverAtOnce) {
   EXPECT_EQ(group_->setAdmin(5, false).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(LagGroupTest, FailoverOf1000PortsLogsASummaryAndRateLimitsPortLines) {
+  make(baseConfig(LagMode::kActiveBackup));
+  addPorts(1000);
+  bothUp();
+  take();
+  log_.lines.clear();
+  ASSERT_TRUE(group_->onCarrier(kPf0, false, clock_.now()).isOk());
+  advance(milliseconds(200));
+  EXPECT_EQ(take().size(), 1000u);
+  EXPECT_TRUE(log_.contains("[lag lag0] active member pf0 -> pf1 (member-down), 1000 ports"));
+  size_t port_lines = 0;
+  for (const auto& l : log_.lines) port_lines += l.find("[port ") != std::string::npos;
+  EXPECT_GT(port_lines, 0u);
+  EXPECT_LE(port_lines, 50u) << "per-port lines must be rate-limited (burst 50)";
+}
+
 // ---- follow-kernel-bond -------------------------------------------------------
 
 TEST_F(LagGroupTest, FollowKernelBondMirrorsTheBond) {
