@@ -1,5 +1,7 @@
 #include "vfo/base/mac_address.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -22,8 +24,8 @@ MacAddress MacAddress::fromBytes(const uint8_t* b) {
 
 StatusOr<MacAddress> MacAddress::parse(std::string_view text) {
   auto bad = [&] {
-    return invalidArgument("'" + std::string(text.substr(0, 40)) +
-                           "' is not a MAC address (want aa:bb:cc:dd:ee:ff)");
+    return invalidArgument(
+        fmt::format("'{}' is not a MAC address (want aa:bb:cc:dd:ee:ff)", text.substr(0, 40)));
   };
   if (text.size() != 17) return bad();
   std::array<uint8_t, 6> b{};
@@ -42,7 +44,8 @@ StatusOr<MacAddress> MacAddress::parseUnicast(std::string_view text) {
   auto m = parse(text);
   if (!m.isOk()) return m;
   if (m->isMulticast())
-    return invalidArgument(m->toString() + " is a multicast address; a guest MAC must be unicast");
+    return invalidArgument(
+        fmt::format("{} is a multicast address; a guest MAC must be unicast", m->toString()));
   if (m->isZero()) return invalidArgument("00:00:00:00:00:00 is not a usable guest MAC");
   return m;
 }
