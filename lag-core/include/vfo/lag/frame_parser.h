@@ -126,6 +126,8 @@ struct AddressBinding {
   IpFamily family = IpFamily::kIpv4;  // which of ipv4/ipv6 is set
   Ipv4Address ipv4;                   // the address when family == kIpv4, else 0.0.0.0
   Ipv6Address ipv6;                   // the address when family == kIpv6, else ::
+
+  friend bool operator==(const AddressBinding&, const AddressBinding&) = default;
 };
 
 // Result of parseAddressFrame().
