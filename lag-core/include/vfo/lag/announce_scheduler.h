@@ -189,16 +189,16 @@ class AnnounceScheduler {
 
   // Order of pending bursts: due time, then the order they were queued.
   struct Key {
-    TimePoint due;
-    uint64_t seq;
+    TimePoint due;  // when the current burst is due
+    uint64_t seq;   // enqueue order: first come, first served among equal due times
     friend auto operator<=>(const Key&, const Key&) = default;
   };
   struct Pending {
-    MemberId member;
-    AnnounceSet set;
-    Key key;            // position in queue_
-    uint32_t next = 0;  // index of the next frame of the current burst
-    AnnounceRecord record;
+    MemberId member;        // where the frames go
+    AnnounceSet set;        // what one burst announces
+    Key key;                // position in queue_
+    uint32_t next = 0;      // index of the next frame of the current burst
+    AnnounceRecord record;  // progress so far, outcome kPending
   };
 
   void finish(std::unordered_map<PortIndex, Pending>::iterator it, AnnounceOutcome outcome,
