@@ -183,6 +183,26 @@ TEST_F(VfodTest, GuestRestartInServerMode) {
   EXPECT_EQ(s["port vm1 event vhost_disconnects"], 1u);
 }
 
+TEST_F(VfodTest, GuestKilledUnderLoad) {
+  // destroy_device must wait until no worker touches the device: kill a
+  // guest that floods vfod, three times, and vfod keeps running.
+  Vfod vfod(lab_, dir_.path, serverPort());
+  ASSERT_TRUE(vfod.start());
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t before = vfod.stat("port vm1 guest_tx_packets");
+    Testpmd guest(dir_.path, TestpmdOptions(sock()).withMode("txonly"));
+    ASSERT_TRUE(vfo::testing::waitFor(
+        [&] { return vfod.stat("port vm1 guest_tx_packets") > before + 20000; }, 20s, 50ms))
+        << guest.log() << vfod.log();
+    guest.kill();
+    ASSERT_TRUE(vfo::testing::waitFor([&] { return !vfod.guestRunning("vm1"); }, 10s, 50ms));
+  }
+  auto s = vfod.stats();
+  EXPECT_EQ(s["port vm1 event vhost_disconnects"], 3u);
+  EXPECT_GT(s["port vm1 member pf0 tx_packets"], 60000u);
+  EXPECT_EQ(vfod.stop(), 0) << vfod.log();
+}
+
 TEST_F(VfodTest, VfodRestartUnderAClientModeGuest) {
   // QEMU (testpmd) listens; vfod connects and must reconnect after it is
   // killed and started again.

@@ -218,6 +218,34 @@ Status PortManager::applyEvent(std::string_view id, PortEvent event) {
   return okStatus();
 }
 
+Status PortManager::updatePortPolicy(std::string_view id, lag::VlanId vlan,
+                                     const std::vector<MacAddress>& allowed_macs) {
+  if (allowed_macs.empty() || allowed_macs.size() > kMaxMacsPerPort)
+    return invalidArgument(
+        fmt::format("allowed_macs: {} entries; want 1..{}", allowed_macs.size(), kMaxMacsPerPort));
+  for (const auto& m : allowed_macs)
+    if (m.isMulticast() || m.isZero())
+      return invalidArgument("allowed_macs: " + m.toString() + " is not a unicast address");
+  if (vlan > 4094)
+    return invalidArgument(fmt::format("vlan: {} is out of range 1..4094 (0 = untagged)", vlan));
+  auto port = findById(id);
+  if (!port) return notFound("port " + std::string(id) + " does not exist");
+  PortPolicy policy;
+  for (const auto& m : allowed_macs) policy.macs.add(m);
+  policy.vlan = vlan;
+  policy.deliver_foreign_unicast = options_.datapath.deliver_foreign_unicast;
+  datapath_.replacePolicy(port->dp, policy);
+  {
+    std::lock_guard lock(mu_);
+    port->settings.vlan = vlan;
+    port->settings.mac = allowed_macs[0];
+    port->settings.allowed_macs = allowed_macs;
+  }
+  log_.info(portEntity(id), "policy: vlan {}, {} allowed MACs (guest {})", vlan,
+            allowed_macs.size(), allowed_macs[0].toString());
+  return okStatus();
+}
+
 Status PortManager::setActiveMember(std::string_view id, lag::MemberId member) {
   if (member != lag::kNoMember && member >= options_.lag.members.size())
     return invalidArgument(fmt::format("member {} is outside the LAG (0..{})", member,

@@ -311,6 +311,29 @@ TEST_F(PortManagerTest, FailoverIsAStoreOfTheSteeringWord) {
   EXPECT_EQ(pm_->exportPort("vm3")->active_member, 1u) << "new ports start on the group's member";
 }
 
+TEST_F(PortManagerTest, PolicyUpdate) {
+  ASSERT_TRUE(pm_->createPort(portSettings("vm1")).isOk());
+  DatapathPort& dp = onlyPort();
+  const PortPolicy* before = dp.policy.load();
+  const MacAddress a = *MacAddress::parse("52:54:00:00:00:0a");
+  const MacAddress b = *MacAddress::parse("52:54:00:00:00:0b");
+  ASSERT_TRUE(pm_->updatePortPolicy("vm1", 300, {a, b}).isOk());
+  const PortPolicy* after = dp.policy.load();
+  EXPECT_NE(after, before);
+  EXPECT_EQ(after->vlan, 300);
+  EXPECT_TRUE(after->macs.contains(b.data()));
+  EXPECT_FALSE(after->macs.contains(MacAddress::parse("52:54:00:00:00:01")->data()));
+  auto rec = pm_->exportPort("vm1");
+  EXPECT_EQ(rec->settings.mac, a);
+  EXPECT_EQ(rec->settings.vlan, 300);
+  EXPECT_EQ(pm_->updatePortPolicy("vm1", 4095, {a}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pm_->updatePortPolicy("vm1", 0, {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pm_->updatePortPolicy("vm1", 0, {MacAddress::broadcast()}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(pm_->updatePortPolicy("vm9", 0, {a}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(dp.policy.load(), after) << "failed updates change nothing";
+}
+
 TEST_F(PortManagerTest, AnnouncementsGoToTheDatapath) {
   ASSERT_TRUE(pm_->createPort(portSettings("vm1")).isOk());
   ASSERT_TRUE(pm_->sendOnMember("vm1", 1, {{1, 2, 3}, {4, 5, 6}}).isOk());

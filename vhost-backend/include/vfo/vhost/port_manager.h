@@ -56,6 +56,13 @@ class PortManager final : public VhostEventHandler {
   // deletePort). FAILED_PRECONDITION for a transition the state forbids.
   Status applyEvent(std::string_view id, PortEvent event);
 
+  // Replaces the port's VLAN and allowed source MACs (UpdatePort). The
+  // first MAC becomes the guest MAC. Workers use the new policy from their
+  // next poll; the old one is freed after they quiesce. INVALID_ARGUMENT for
+  // 0 or more than kMaxMacsPerPort MACs, a multicast MAC or a VLAN > 4094.
+  Status updatePortPolicy(std::string_view id, lag::VlanId vlan,
+                          const std::vector<MacAddress>& allowed_macs);
+
   // Failover of one port / of every port (active-backup). The relay sees
   // the new member on its next poll; standby RX is dropped from then on.
   // INVALID_ARGUMENT for a member outside the LAG; kNoMember means no live
