@@ -251,7 +251,24 @@ TEST_F(VfodTest, MissingNetdevFailsStartCleanly) {
                              "'net_af_packet_x,iface=nosuchdev0': rte_dev_probe failed"));
   EXPECT_THAT(log, HasSubstr("vfod stopped"));
   EXPECT_EQ(MiniLab::counter(lab_.pf0, "tx_packets"), 0u);
-  vfo::testing::removeTree("/var/run/dpdk/" + lab_.suffix() + "vfod");
+}
+
+TEST_F(VfodTest, ALiveSocketIsNotTakenOver) {
+  Vfod first(lab_, dir_.path, serverPort());
+  ASSERT_TRUE(first.start());
+  TempDir other;
+  Vfod second(lab_, other.path, serverPort(), "", first.socketDir());
+  auto proc = Process({vfodBinary(), "--config", second.config()}, other.path + "/second.log");
+  ASSERT_TRUE(proc.waitExit(30s));
+  EXPECT_EQ(proc.exitCode(), 1);
+  EXPECT_THAT(proc.log(), HasSubstr("is in use: another process listens on it"));
+  // The first vfod still serves its guest.
+  Testpmd guest(dir_.path, TestpmdOptions(sock()));
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return first.guestRunning("vm1"); }, 20s, 100ms))
+      << first.log() << guest.log();
+  ASSERT_TRUE(lab_.pingUntilAnswered(kGuestIp, 2).has_value())
+      << vfo::testing::run({vfodBinary(), "--stats", "--config", first.config()}).out
+      << first.log();
 }
 
 }  // namespace

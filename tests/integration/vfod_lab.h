@@ -140,12 +140,14 @@ class Vfod {
  public:
   // `ports` is the text of the ports { ... } blocks.
   Vfod(const MiniLab& lab, const std::string& dir, const std::string& ports,
-       const std::string& extra = "")
-      : dir_(dir), prefix_(lab.suffix() + "vfod") {
+       const std::string& extra = "", const std::string& socket_dir = "")
+      : dir_(dir),
+        prefix_(vfo::testing::uniqueName(lab.suffix())),
+        socket_dir_(socket_dir.empty() ? dir + "/sock" : socket_dir) {
     config_ = dir + "/vfod.textproto";
     writeFile(config_, "eal { main_lcore: 0 worker_lcores: 1 file_prefix: \"" + prefix_ + "\" }\n" +
                            "memory { hugepages: HUGEPAGES_NEVER size_mb: 256 mbufs: 8192 }\n" +
-                           "sockets { dir: \"" + dir + "/sock\" }\n" + "state_dir: \"" + dir +
+                           "sockets { dir: \"" + socket_dir_ + "\" }\n" + "state_dir: \"" + dir +
                            "/state\"\n" + "datapath { idle_backoff_max { nanos: 100000 } }\n" +
                            extra + "lag {\n  members { name: \"pf0\" netdev: \"" + lab.pf0 +
                            "\" }\n" + "  members { name: \"pf1\" netdev: \"" + lab.pf1 +
@@ -175,7 +177,7 @@ class Vfod {
   int kill() { return proc_ ? proc_->kill() : 0; }
   std::string log() const { return proc_ ? proc_->log() : ""; }
   const std::string& config() const { return config_; }
-  std::string socketDir() const { return dir_ + "/sock"; }
+  std::string socketDir() const { return socket_dir_; }
 
   // `vfod --stats`: "port vm1 drop_spoofed_source" -> value.
   std::map<std::string, uint64_t> stats() const {
@@ -219,6 +221,7 @@ class Vfod {
  private:
   std::string dir_;
   std::string prefix_;
+  std::string socket_dir_;
   std::string config_;
   std::unique_ptr<Process> proc_;
   int starts_ = 0;

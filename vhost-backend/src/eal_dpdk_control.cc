@@ -5,11 +5,14 @@
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 
 #include "dpdk_vhost.h"
@@ -177,6 +180,7 @@ StatusOr<UplinkInfo> EalDpdkControl::openUplink(const UplinkRequest& req) {
   out.tx_checksum = (conf.txmode.offloads & kChecksumTxOffloads) == kChecksumTxOffloads;
   out.tx_tso = out.tx_checksum && (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO);
   out.tx_multi_segs = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  out.tx_prepare = out.tx_checksum;
   open_ports_.insert(pid);
   log_.debug(fmt::format("[uplink {}]", out.device_name),
              "ethdev {} started: {} queue pairs, {} RX / {} TX descriptors, tx offloads 0x{:x}",
@@ -252,6 +256,18 @@ Status EalDpdkControl::removeStaleSocket(const std::string& path) {
   }
   if (!S_ISSOCK(st.st_mode))
     return failedPrecondition("socket " + path + " exists and is not a socket; remove it");
+  // A socket somebody still listens on is not stale (another vfod?).
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path.c_str());
+    const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+    ::close(probe);
+    if (live)
+      return failedPrecondition("socket " + path +
+                                " is in use: another process listens on it (another vfod?)");
+  }
   if (::unlink(path.c_str()) != 0) return errnoStatus(errno, "removing stale socket " + path);
   log_.info("", "removed stale socket {}", path);
   return okStatus();

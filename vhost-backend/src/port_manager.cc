@@ -134,7 +134,7 @@ Status PortManager::createPort(const PortSettings& settings, PortState initial) 
   spec.id = settings.id;
   spec.queue_pairs = settings.queue_pairs;
   for (const auto& u : port->uplinks)
-    spec.uplinks.push_back(UplinkPort{true, u.eth_port, u.tx_vlan_insert});
+    spec.uplinks.push_back(UplinkPort{true, u.eth_port, u.tx_vlan_insert, u.tx_prepare});
   for (const auto& mac : settings.allowed_macs) spec.policy.macs.add(mac);
   spec.policy.vlan = settings.vlan;
   spec.policy.deliver_foreign_unicast = options_.datapath.deliver_foreign_unicast;
@@ -349,30 +349,26 @@ void PortManager::closeAll() {
 
 // ---- vhost events -----------------------------------------------------------
 
+VhostLink PortManager::linkOf(const Port& port) {
+  if (port.device_vid >= 0) return VhostLink::kRunning;
+  return port.connections.empty() ? VhostLink::kDisconnected : VhostLink::kConnected;
+}
+
 void PortManager::onNewConnection(int vid, const std::string& path) {
   std::lock_guard lock(mu_);
   auto port = findByPath(path);
   if (!port) return;
-  if (port->connection_vid >= 0) {
-    log_.warn(portEntity(port->settings.id),
-              "second vhost-user connection (vid {}) while vid {} is connected; it will be "
-              "refused when its driver starts",
-              vid, port->connection_vid);
-    return;
-  }
-  port->connection_vid = vid;
-  port->vhost = VhostLink::kConnected;
-  for (auto& e : port->dp->vring_enabled) e.store(false, std::memory_order_release);
-  log_.info(portEntity(port->settings.id), "vhost-user connection (vid {})", vid);
+  port->connections[vid] = {};
+  port->vhost = linkOf(*port);
+  log_.info(portEntity(port->settings.id), "vhost-user connection (vid {}, {} open)", vid,
+            port->connections.size());
 }
 
 void PortManager::onDestroyConnection(int vid, const std::string& path) {
   std::lock_guard lock(mu_);
   auto port = findByPath(path);
-  if (!port || port->connection_vid != vid) return;
-  port->connection_vid = -1;
-  port->vhost = VhostLink::kDisconnected;
-  for (auto& e : port->dp->vring_enabled) e.store(false, std::memory_order_release);
+  if (!port || !port->connections.erase(vid)) return;
+  port->vhost = linkOf(*port);
   log_.info(portEntity(port->settings.id), "vhost-user connection closed (vid {})", vid);
 }
 
@@ -385,10 +381,10 @@ bool PortManager::onNewDevice(const VhostDeviceInfo& info) {
   }
   const std::string entity = portEntity(port->settings.id);
   const uint16_t qps = uint16_t(info.vrings / 2);
-  if (port->connection_vid >= 0 && port->connection_vid != info.vid) {
+  if (port->device_vid >= 0 && port->device_vid != info.vid) {
     port->dp->events.vhost_refused.fetch_add(1, std::memory_order_relaxed);
     log_.error(entity, "refusing vhost device {}: the port already serves vid {}", info.vid,
-               port->connection_vid);
+               port->device_vid);
     return false;
   }
   if (qps == 0 || qps > port->settings.queue_pairs) {
@@ -399,7 +395,11 @@ bool PortManager::onNewDevice(const VhostDeviceInfo& info) {
                info.vid, qps, port->settings.queue_pairs, port->settings.queue_pairs);
     return false;
   }
-  port->connection_vid = info.vid;
+  // The workers see this device's vring states, then its queue count, then
+  // its id (release order; they load in reverse).
+  const auto& vrings = port->connections[info.vid];
+  for (size_t v = 0; v < vrings.size(); ++v)
+    port->dp->vring_enabled[v].store(vrings[v], std::memory_order_release);
   port->device_vid = info.vid;
   port->features = info.features;
   port->guest_queue_pairs = qps;
@@ -418,8 +418,9 @@ void PortManager::onDestroyDevice(int vid, const std::string& path) {
     auto port = findByPath(path);
     if (!port || port->device_vid != vid) return;
     port->dp->vid.store(-1, std::memory_order_release);
+    for (auto& e : port->dp->vring_enabled) e.store(false, std::memory_order_release);
     port->device_vid = -1;
-    port->vhost = port->connection_vid >= 0 ? VhostLink::kConnected : VhostLink::kDisconnected;
+    port->vhost = linkOf(*port);
     port->dp->events.vhost_disconnects.fetch_add(1, std::memory_order_relaxed);
     log_.info(portEntity(port->settings.id), "guest driver stopped (vid {})", vid);
   }
@@ -432,10 +433,13 @@ void PortManager::onVringStateChanged(int vid, const std::string& path, uint16_t
                                       bool enable) {
   std::lock_guard lock(mu_);
   auto port = findByPath(path);
-  if (!port || port->connection_vid != vid) return;
-  if (vring >= port->dp->vring_enabled.size()) return;
-  port->dp->vring_enabled[vring].store(enable, std::memory_order_release);
-  log_.debug(portEntity(port->settings.id), "vring {} ({} {}) {}", vring,
+  if (!port) return;
+  auto it = port->connections.find(vid);
+  if (it == port->connections.end() || vring >= it->second.size()) return;
+  it->second[vring] = enable;
+  if (port->device_vid == vid)
+    port->dp->vring_enabled[vring].store(enable, std::memory_order_release);
+  log_.debug(portEntity(port->settings.id), "vid {} vring {} ({} {}) {}", vid, vring,
              vring % 2 ? "guest TX" : "guest RX", vring / 2, enable ? "enabled" : "disabled");
 }
 

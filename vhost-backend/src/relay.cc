@@ -304,13 +304,25 @@ uint32_t Relay::fromGuest(Worker& w, QueueUnit& u, int vid, const PortPolicy& po
     const uint16_t k = out_n[member];
     if (k == 0) continue;
     MemberStats& ms = u.members[member];
-    const uint16_t sent = rte_eth_tx_burst(p.uplinks[member].eth_port, u.qp, out[member], k);
+    const UplinkPort& up = p.uplinks[member];
+    uint16_t ready = k;
+    if (up.tx_prepare) {
+      // Checksum/TSO offloads the guest asked for (the vhost library set
+      // the mbuf flags): let the driver fix up headers; drop what it refuses.
+      ready = rte_eth_tx_prepare(up.eth_port, u.qp, out[member], k);
+      if (ready < k) {
+        for (uint16_t i = ready; i < k; ++i) out_bytes[member] -= out[member][i]->pkt_len;
+        rte_pktmbuf_free_bulk(&out[member][ready], k - ready);
+        bump(s.drop_tx_prepare, k - ready);
+      }
+    }
+    const uint16_t sent = rte_eth_tx_burst(up.eth_port, u.qp, out[member], ready);
     uint64_t sent_bytes = out_bytes[member];
-    if (sent < k) {
-      for (uint16_t i = sent; i < k; ++i) sent_bytes -= out[member][i]->pkt_len;
-      rte_pktmbuf_free_bulk(&out[member][sent], k - sent);
-      bump(s.drop_uplink_tx_full, k - sent);
-      bump(ms.drop_tx_full, k - sent);
+    if (sent < ready) {
+      for (uint16_t i = sent; i < ready; ++i) sent_bytes -= out[member][i]->pkt_len;
+      rte_pktmbuf_free_bulk(&out[member][sent], ready - sent);
+      bump(s.drop_uplink_tx_full, ready - sent);
+      bump(ms.drop_tx_full, ready - sent);
     }
     bump(ms.tx_packets, sent);
     bump(ms.tx_bytes, sent_bytes);

@@ -203,13 +203,17 @@ TEST_F(PortManagerTest, GuestDriverLifecycle) {
   EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kConnected);
   pm_->onVringStateChanged(5, path, 0, true);
   pm_->onVringStateChanged(5, path, 1, true);
-  pm_->onVringStateChanged(9, path, 2, true);  // not this connection's vid: ignored
-  EXPECT_TRUE(dp.vring_enabled[1].load());
-  EXPECT_FALSE(dp.vring_enabled[2].load());
-  EXPECT_EQ(dp.vid.load(), -1) << "workers do not see the device before new_device";
+  pm_->onVringStateChanged(9, path, 2, true);  // no such connection: ignored
+  EXPECT_FALSE(dp.vring_enabled[1].load()) << "workers see nothing before new_device";
+  EXPECT_EQ(dp.vid.load(), -1);
 
   ASSERT_TRUE(pm_->onNewDevice({5, path, featureBit(kVirtioNetFMrgRxbuf), 4}));
   EXPECT_EQ(dp.vid.load(), 5);
+  EXPECT_TRUE(dp.vring_enabled[0].load());
+  EXPECT_TRUE(dp.vring_enabled[1].load());
+  EXPECT_FALSE(dp.vring_enabled[2].load());
+  pm_->onVringStateChanged(5, path, 3, true);  // later changes reach the workers directly
+  EXPECT_TRUE(dp.vring_enabled[3].load());
   EXPECT_EQ(dp.guest_queue_pairs.load(), 2);
   auto rec = pm_->exportPort("vm1");
   EXPECT_EQ(rec->vhost, VhostLink::kRunning);
@@ -227,6 +231,7 @@ TEST_F(PortManagerTest, GuestDriverLifecycle) {
   EXPECT_EQ(dp_.quiesces, q + 1) << "destroy_device waits for the workers";
   EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kConnected);
   EXPECT_EQ(dp.events.vhost_disconnects.load(), 1u);
+  EXPECT_FALSE(dp.vring_enabled[1].load());
 
   pm_->onDestroyConnection(5, path);
   EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kDisconnected);
@@ -247,6 +252,24 @@ TEST_F(PortManagerTest, RefusesGuestsWithMoreQueuePairsAndSecondConnections) {
   EXPECT_FALSE(pm_->onNewDevice({6, path, 0, 2}));
   EXPECT_EQ(dp.vid.load(), 4);
   EXPECT_FALSE(pm_->onNewDevice({7, "/run/vfo/sockets/unknown.sock", 0, 2}));
+}
+
+TEST_F(PortManagerTest, AConnectionClosingLateDoesNotHideTheNextGuest) {
+  // Seen with a socket probe: its close is processed after the guest's
+  // connection arrived and set up its vrings.
+  ASSERT_TRUE(pm_->createPort(portSettings("vm1")).isOk());
+  const std::string path = "/run/vfo/sockets/vm1.sock";
+  DatapathPort& dp = onlyPort();
+  pm_->onNewConnection(0, path);
+  pm_->onNewConnection(1, path);
+  pm_->onVringStateChanged(1, path, 0, true);
+  pm_->onVringStateChanged(1, path, 1, true);
+  pm_->onDestroyConnection(0, path);
+  EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kConnected);
+  ASSERT_TRUE(pm_->onNewDevice({1, path, 0, 2}));
+  EXPECT_TRUE(dp.vring_enabled[0].load());
+  EXPECT_TRUE(dp.vring_enabled[1].load());
+  EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kRunning);
 }
 
 TEST_F(PortManagerTest, DeleteDestroysTheRunningDeviceBeforeReleasingUplinks) {

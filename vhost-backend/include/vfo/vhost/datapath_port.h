@@ -80,6 +80,7 @@ struct UplinkPort {
   bool present = false;          // an ethdev is open for this member
   uint16_t eth_port = 0;         // DPDK ethdev port id
   bool tx_vlan_offload = false;  // the ethdev inserts VLAN tags itself (RTE_MBUF_F_TX_VLAN)
+  bool tx_prepare = false;       // checksum/TSO offloads on: run rte_eth_tx_prepare() first
 };
 
 struct DatapathPort;

@@ -36,6 +36,7 @@ struct UplinkInfo {
   bool tx_checksum = false;     // IPv4/TCP/UDP checksum offloads enabled
   bool tx_tso = false;          // TCP segmentation offload enabled
   bool tx_multi_segs = false;   // chained mbufs accepted
+  bool tx_prepare = false;      // frames with offload requests need rte_eth_tx_prepare()
 };
 
 // A vhost-user socket to register.

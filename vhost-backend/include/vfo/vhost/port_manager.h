@@ -13,6 +13,7 @@
 // down before the error is returned).
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -99,10 +100,13 @@ class PortManager final : public VhostEventHandler {
 
  private:
   struct Port {
-    PortSettings settings;                         // as created
-    PortState state = PortState::kActive;          // lifecycle
-    VhostLink vhost = VhostLink::kDisconnected;    // guest side
-    int connection_vid = -1;                       // vid of the accepted connection, -1 if none
+    PortSettings settings;                       // as created
+    PortState state = PortState::kActive;        // lifecycle
+    VhostLink vhost = VhostLink::kDisconnected;  // guest side
+    // Open vhost-user connections (vid -> vring index -> usable). Usually
+    // one; a second appears while a restarted guest reconnects before the
+    // old connection's close is seen, or when something probes the socket.
+    std::map<int, std::array<bool, 2 * kMaxQueuePairs>> connections;
     int device_vid = -1;                           // vid of the running device, -1 if none
     uint64_t features = 0;                         // negotiated features of the running device
     uint16_t guest_queue_pairs = 0;                // of the running device
@@ -118,6 +122,7 @@ class PortManager final : public VhostEventHandler {
   std::string uplinkDevargs(const PortSettings& s, uint32_t member);
   void teardown(Port& port);                    // releases what the port holds; no table changes
   PortRecord recordOf(const Port& port) const;  // caller holds mu_
+  static VhostLink linkOf(const Port& port);    // caller holds mu_
 
   DpdkControl& dpdk_;
   DatapathControl& datapath_;

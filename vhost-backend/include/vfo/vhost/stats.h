@@ -22,6 +22,7 @@ namespace vfo::vhost {
   X(drop_runt, "frames dropped: shorter than an Ethernet header")                       \
   X(drop_no_live_member, "guest frames dropped: no live member to send on")             \
   X(drop_uplink_tx_full, "guest frames dropped: the uplink TX queue was full")          \
+  X(drop_tx_prepare, "guest frames dropped: the uplink refused their offload request")  \
   X(drop_port_inactive, "frames dropped: port not forwarding (incoming migration)")     \
   X(drop_guest_ring_full, "uplink frames dropped: the guest RX ring was full")          \
   X(drop_guest_not_ready, "uplink frames dropped: guest not connected or ring off")     \
