@@ -88,8 +88,11 @@ std::unique_ptr<Process> startGuest(const std::string& dir, const std::string& s
   return std::make_unique<Process>(argv, dir + "/guest.log");
 }
 
+// The uplink. For bidir it generates frames on RX; copy=1 writes each
+// frame's bytes like a real driver does (otherwise the payload is never
+// touched and the first reader pays a cache miss the baseline never sees).
 std::string nullDevargs(const std::string& name, int size, bool bidir) {
-  return fmt::format("{},size={}{}", name, size, bidir ? "" : ",no-rx=1");
+  return fmt::format("{},size={}{}", name, size, bidir ? ",copy=1" : ",no-rx=1");
 }
 
 // testpmd's "Tx-pps" (printed once a second per port), summed over ports:
