@@ -188,6 +188,25 @@ TEST_F(RelayTest, PolicyUpdateTakesEffectAtOnce) {
   EXPECT_EQ(ports_->exportPort("vm1")->settings.allowed_macs.size(), 1u);
 }
 
+lag::MemberId pickMember(const void* context, const uint8_t*, uint32_t) {
+  return *static_cast<const lag::MemberId*>(context);
+}
+
+TEST_F(RelayTest, SelectorHookPicksTheMemberPerFrame) {
+  ASSERT_TRUE(lab_.pingUntilAnswered(kGuestIp, 1).has_value());
+  // A balance-mode selector that sends everything on pf1 and accepts RX
+  // from both members.
+  static const lag::MemberId kOne = 1;
+  MemberSelector sel{&pickMember, &kOne};
+  ASSERT_TRUE(ports_->setSelector("vm1", &sel, 0b11).isOk());
+  const uint64_t pf1_before = stats().members[1].tx_packets;
+  auto out = lab_.pingUntilAnswered(kGuestIp, 3);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_THAT(*out, HasSubstr("3 received"));
+  EXPECT_GE(stats().members[1].tx_packets, pf1_before + 3);
+  ASSERT_TRUE(ports_->setSelector("vm1", nullptr, 0).isOk());
+}
+
 TEST_F(RelayTest, AnnounceToAMissingMemberIsRefused) {
   EXPECT_EQ(ports_->sendOnMember("vm1", 3, {garpFromGuest()}).code(), StatusCode::kInvalidArgument);
   Status s = ports_->sendOnMember("vm1", 0, {std::vector<uint8_t>(4, 0)});

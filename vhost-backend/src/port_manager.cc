@@ -282,6 +282,36 @@ Status PortManager::setActiveMemberAll(lag::MemberId member) {
   return okStatus();
 }
 
+Status PortManager::setSelector(std::string_view id, const MemberSelector* selector,
+                                uint32_t rx_members) {
+  if (selector && !selector->select)
+    return invalidArgument("selector: the select function is missing");
+  const uint32_t all =
+      options_.lag.members.size() >= 32 ? ~0u : (1u << options_.lag.members.size()) - 1;
+  if (rx_members & ~all)
+    return invalidArgument(
+        fmt::format("rx_members 0x{:x} names members outside the LAG (0x{:x})", rx_members, all));
+  auto port = findById(id);
+  if (!port) return notFound("port " + std::string(id) + " does not exist");
+  Steering st;
+  {
+    std::lock_guard lock(mu_);
+    st = Steering::unpack(port->dp->steering.load(std::memory_order_relaxed));
+    if (selector) {
+      st.rx_members = rx_members;
+    } else {
+      st = Steering::activeBackup(port->active_member);
+    }
+    port->dp->selector.store(selector, std::memory_order_release);
+    port->dp->steering.store(st.pack(), std::memory_order_release);
+  }
+  datapath_.quiesce();
+  log_.info(portEntity(id), "{}",
+            selector ? fmt::format("member selector set, rx members 0x{:x}", rx_members)
+                     : std::string("member selector cleared: active-backup"));
+  return okStatus();
+}
+
 Status PortManager::sendOnMember(std::string_view id, lag::MemberId member,
                                  const std::vector<std::vector<uint8_t>>& frames) {
   auto port = findById(id);

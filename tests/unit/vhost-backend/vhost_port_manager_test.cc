@@ -357,6 +357,28 @@ TEST_F(PortManagerTest, PolicyUpdate) {
   EXPECT_EQ(dp.policy.load(), after) << "failed updates change nothing";
 }
 
+lag::MemberId alwaysOne(const void*, const uint8_t*, uint32_t) {
+  return 1;
+}
+
+TEST_F(PortManagerTest, SelectorHookForBalanceModes) {
+  ASSERT_TRUE(pm_->createPort(portSettings("vm1")).isOk());
+  DatapathPort& dp = onlyPort();
+  MemberSelector sel{&alwaysOne, nullptr};
+  const int q = dp_.quiesces;
+  ASSERT_TRUE(pm_->setSelector("vm1", &sel, 0b11).isOk());
+  EXPECT_EQ(dp.selector.load(), &sel);
+  EXPECT_EQ(Steering::unpack(dp.steering.load()).rx_members, 0b11u);
+  EXPECT_EQ(dp_.quiesces, q + 1) << "the old selector may be freed after the call";
+  ASSERT_TRUE(pm_->setSelector("vm1", nullptr, 0).isOk());
+  EXPECT_EQ(dp.selector.load(), nullptr);
+  EXPECT_EQ(Steering::unpack(dp.steering.load()), Steering::activeBackup(0));
+  EXPECT_EQ(pm_->setSelector("vm1", &sel, 0b100).code(), StatusCode::kInvalidArgument);
+  MemberSelector empty;
+  EXPECT_EQ(pm_->setSelector("vm1", &empty, 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pm_->setSelector("vm9", &sel, 1).code(), StatusCode::kNotFound);
+}
+
 TEST_F(PortManagerTest, AnnouncementsGoToTheDatapath) {
   ASSERT_TRUE(pm_->createPort(portSettings("vm1")).isOk());
   ASSERT_TRUE(pm_->sendOnMember("vm1", 1, {{1, 2, 3}, {4, 5, 6}}).isOk());

@@ -71,6 +71,13 @@ class PortManager final : public VhostEventHandler {
   Status setActiveMember(std::string_view id, lag::MemberId member);
   Status setActiveMemberAll(lag::MemberId member);
 
+  // Balance modes (lag-core): from now on `selector` picks the member of
+  // every guest frame and frames received on the members in `rx_members`
+  // (bit m = member m) reach the guest. nullptr returns to the steering
+  // word (setActiveMember). Returns after the workers quiesced: the
+  // previous selector is no longer used and may be freed by its owner.
+  Status setSelector(std::string_view id, const MemberSelector* selector, uint32_t rx_members);
+
   // Sends frames unchanged on a member's uplink of the port (announcements).
   Status sendOnMember(std::string_view id, lag::MemberId member,
                       const std::vector<std::vector<uint8_t>>& frames);
