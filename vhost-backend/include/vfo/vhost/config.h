@@ -1,0 +1,160 @@
+// vfod's configuration as plain structs with named defaults, and the edge
+// that turns a text-format vfo.v1.DaemonConfig into them.
+//
+// Contract: loadConfigFile()/parseConfigText() either return a fully
+// validated VfodConfig or an INVALID_ARGUMENT (NOT_FOUND for a missing file)
+// whose message starts with "FILE:LINE:COLUMN: " when the problem has a
+// place in the file, then names the field ("ports[1].vlan: ...") and says
+// what to fix. Nothing outside this file sees proto messages.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vfo/base/clock.h"
+#include "vfo/base/log.h"
+#include "vfo/base/mac_address.h"
+#include "vfo/base/status.h"
+#include "vfo/lag/types.h"
+
+namespace vfo::v1 {
+class DaemonConfig;
+class PortConfig;
+}  // namespace vfo::v1
+
+namespace vfo::vhost {
+
+using namespace std::chrono_literals;
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/vfo/vfod.textproto";
+inline constexpr std::string_view kDefaultSocketDir = "/run/vfo/sockets";
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/vfo";
+inline constexpr std::string_view kDefaultLagName = "lag0";
+inline constexpr uint32_t kDefaultSocketMode = 0660;
+inline constexpr uint32_t kDefaultMemoryMb = 256;
+inline constexpr uint32_t kMinMemoryMb = 64;
+inline constexpr uint32_t kMaxMemoryMb = 65536;
+inline constexpr uint32_t kDefaultMbufs = 16384;
+inline constexpr uint32_t kMinMbufs = 1024;
+inline constexpr uint32_t kMaxMbufs = 1u << 20;
+inline constexpr Duration kDefaultIdleBackoffMax = 100us;
+inline constexpr Duration kMaxIdleBackoff = 10ms;
+inline constexpr uint32_t kDefaultLearnerRingSize = 1024;
+inline constexpr uint32_t kMaxWorkers = 64;
+// Limits shared with the datapath (fixed-size arrays there).
+inline constexpr uint32_t kMaxMembers = 8;
+inline constexpr uint16_t kMaxQueuePairs = 16;
+inline constexpr uint32_t kMaxMacsPerPort = 8;  // the guest MAC + 7 more
+
+// Whether DPDK uses hugepages.
+enum class HugepagePolicy : uint8_t {
+  kAuto,      // hugepages when a hugetlbfs is mounted, else --no-huge
+  kNever,     // always --no-huge
+  kRequired,  // refuse to start without a mounted hugetlbfs
+};
+
+// Who listens on a port's vhost-user socket.
+enum class SocketRole : uint8_t {
+  kServer,  // vfod listens; QEMU connects (libvirt mode='client')
+  kClient,  // QEMU listens; vfod connects and reconnects
+};
+
+std::string_view socketRoleName(SocketRole role);
+
+struct EalSettings {
+  uint32_t main_lcore = 0;                    // lcore of the control thread
+  std::vector<uint32_t> worker_lcores = {1};  // one relay worker per lcore
+  std::string file_prefix;                    // EAL --file-prefix; empty: "vfod-<pid>"
+};
+
+struct MemorySettings {
+  HugepagePolicy hugepages = HugepagePolicy::kAuto;  // see HugepagePolicy
+  uint32_t size_mb = kDefaultMemoryMb;               // EAL -m, MiB
+  uint32_t mbufs = kDefaultMbufs;                    // packet buffers in the shared pool
+};
+
+struct SocketSettings {
+  std::string dir{kDefaultSocketDir};  // every socket lives inside it
+  std::optional<uid_t> owner;          // chown target of server sockets; none = unchanged
+  std::optional<gid_t> group;          // chgrp target of server sockets; none = unchanged
+  uint32_t mode = kDefaultSocketMode;  // chmod bits of server sockets
+};
+
+struct DatapathSettings {
+  Duration idle_backoff_max = kDefaultIdleBackoffMax;    // 0 = never sleep
+  uint32_t learner_ring_size = kDefaultLearnerRingSize;  // slots per worker, power of two
+  Duration stats_interval{0};                            // 0 = stats only on SIGUSR1
+  bool deliver_foreign_unicast = false;                  // pass unicast not addressed to the guest
+};
+
+struct MemberSettings {
+  std::string name;    // unique in the LAG, used in logs and stats
+  std::string netdev;  // default uplink netdev (af_packet); empty = none
+};
+
+struct LagSettings {
+  std::string name{kDefaultLagName};    // used in logs
+  std::vector<MemberSettings> members;  // index = MemberId
+  lag::MemberId primary = 0;            // active member at start
+};
+
+struct PortSettings {
+  std::string id;                         // unique port id
+  std::string socket_path;                // absolute, inside SocketSettings::dir
+  SocketRole role = SocketRole::kServer;  // who listens
+  MacAddress mac;                         // the guest's MAC
+  std::vector<MacAddress> allowed_macs;   // every allowed source MAC; [0] == mac
+  lag::VlanId vlan = lag::kNoVlan;        // 0 = transparent (no tagging)
+  uint16_t queue_pairs = 1;               // 1..kMaxQueuePairs
+  uint64_t disabled_features = 0;         // virtio feature bits never offered
+  // Per member (index = MemberId): DPDK devargs of this port's uplink. An
+  // empty entry is derived from the member's netdev when the port opens.
+  std::vector<std::string> uplink_devargs;
+
+  friend bool operator==(const PortSettings&, const PortSettings&) = default;
+};
+
+struct VfodConfig {
+  EalSettings eal;                          // DPDK EAL
+  MemorySettings memory;                    // DPDK memory
+  SocketSettings sockets;                   // vhost-user sockets
+  std::string state_dir{kDefaultStateDir};  // state and stats snapshots
+  LogLevel log_level = LogLevel::kInfo;     // vfod's own log level
+  DatapathSettings datapath;                // relay tuning
+  LagSettings lag;                          // the LAG
+  std::vector<PortSettings> ports;          // ports created at start
+};
+
+// Feature bits a port may not mask: vfod relies on them (VERSION_1, dirty
+// logging for live migration, vhost-user protocol features).
+uint64_t unmaskableFeatures();
+
+// Reads and validates a text-format DaemonConfig file.
+StatusOr<VfodConfig> loadConfigFile(const std::string& path);
+
+// Same from a string; `file_name` is used in error messages only.
+StatusOr<VfodConfig> parseConfigText(std::string_view text, std::string_view file_name);
+
+// Validates a port given the daemon's socket and LAG settings (the ops API
+// uses this for CreatePort). `field` prefixes error messages ("ports[2]").
+StatusOr<PortSettings> portFromProto(const v1::PortConfig& port, const SocketSettings& sockets,
+                                     const LagSettings& lag, std::string_view field = "port");
+
+// Checks a port id: 1..64 characters of [A-Za-z0-9._:/-], not starting
+// with '/' or '.'.
+Status validatePortId(std::string_view id);
+
+// The default socket path of a port: <dir>/<id with '/' -> '-'>.sock.
+std::string defaultSocketPath(const SocketSettings& sockets, std::string_view port_id);
+
+// Whether a devargs string names a PCI device ("0000:03:00.1" or "03:00.1",
+// optionally followed by ",key=value").
+bool isPciDevargs(std::string_view devargs);
+
+}  // namespace vfo::vhost

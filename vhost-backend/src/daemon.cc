@@ -1,0 +1,347 @@
+#include "vfo/vhost/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "vfo/base/log.h"
+#include "vfo/vhost/eal.h"
+#include "vfo/vhost/eal_dpdk_control.h"
+#include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/relay.h"
+
+namespace vfo::vhost {
+
+namespace {
+
+const Logger kLog{"vfod"};
+
+std::string memberName(const std::vector<std::string>& members, lag::MemberId m) {
+  if (m == lag::kNoMember || m >= members.size()) return "none";
+  return members[m];
+}
+
+std::string_view learnKindName(LearnKind k) {
+  switch (k) {
+    case LearnKind::kNone:
+      return "other";
+    case LearnKind::kArp:
+      return "arp";
+    case LearnKind::kRarp:
+      return "rarp";
+    case LearnKind::kNd:
+      return "nd";
+    case LearnKind::kDhcp4:
+      return "dhcp4";
+  }
+  return "?";
+}
+
+// Until lag-core's AddressLearner is wired in: count what arrives and log
+// it at debug level, rate-limited.
+class LearnerLog final : public LearnerSink {
+ public:
+  LearnerLog() : limiter_(MonotonicClock::instance(), 20, 50) {}
+  void onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) override {
+    const LearnKind kind = learnKind(frame, dir);
+    ++counts_[std::string(learnKindName(kind))];
+    if (kLog.enabled(LogLevel::kDebug) && limiter_.allow())
+      kLog.debug(fmt::format("[port {}]", port.id), "learner: {} frame {} the guest, {} bytes",
+                 learnKindName(kind), dir == Direction::kFromGuest ? "from" : "to", frame.len);
+  }
+  const std::map<std::string, uint64_t>& counts() const { return counts_; }
+
+ private:
+  LogRateLimiter limiter_;
+  std::map<std::string, uint64_t> counts_;  // by learn kind
+};
+
+Status writeFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return errnoStatus(errno, "writing " + tmp);
+    f << content;
+    if (!f.flush()) return errnoStatus(errno, "writing " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus(errno, "renaming " + tmp);
+  return okStatus();
+}
+
+Status makeDirectory(const std::string& dir, mode_t mode) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return okStatus();
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return errnoStatus(ec.value(), "creating directory " + dir);
+  ::chmod(dir.c_str(), mode);
+  return okStatus();
+}
+
+}  // namespace
+
+std::string statsFilePath(const VfodConfig& config) {
+  return config.state_dir + "/stats.txt";
+}
+std::string pidFilePath(const VfodConfig& config) {
+  return config.state_dir + "/vfod.pid";
+}
+
+std::string renderStats(uint64_t sequence, const std::vector<PortStatsEntry>& ports,
+                        const std::vector<WorkerStatsSnapshot>& workers,
+                        const std::vector<std::string>& members) {
+  std::string out = fmt::format("# vfod stats snapshot {}\n", sequence);
+  for (const auto& e : ports) {
+    const std::string& id = e.record.settings.id;
+    out += fmt::format("port {} state {} vhost {} active_member {}\n", id,
+                       portStateName(e.record.state), vhostLinkName(e.record.vhost),
+                       memberName(members, e.record.active_member));
+    e.report.total.forEach([&](const StatInfo& i, uint64_t v) {
+      out += fmt::format("port {} {} {}\n", id, i.name, v);
+    });
+    for (size_t q = 0; q < e.report.queues.size(); ++q)
+      e.report.queues[q].forEach([&](const StatInfo& i, uint64_t v) {
+        if (v) out += fmt::format("port {} queue {} {} {}\n", id, q, i.name, v);
+      });
+    for (size_t m = 0; m < e.report.members.size(); ++m)
+      e.report.members[m].forEach([&](const StatInfo& i, uint64_t v) {
+        out += fmt::format("port {} member {} {} {}\n", id, memberName(members, lag::MemberId(m)),
+                           i.name, v);
+      });
+    e.report.events.forEach([&](const StatInfo& i, uint64_t v) {
+      out += fmt::format("port {} event {} {}\n", id, i.name, v);
+    });
+  }
+  for (size_t w = 0; w < workers.size(); ++w)
+    workers[w].forEach([&](const StatInfo& i, uint64_t v) {
+      out += fmt::format("worker {} {} {}\n", w, i.name, v);
+    });
+  return out;
+}
+
+namespace {
+
+class Daemon {
+ public:
+  explicit Daemon(const VfodConfig& config) : config_(config) {
+    for (const auto& m : config.lag.members) member_names_.push_back(m.name);
+  }
+
+  int run() {
+    setLogLevel(config_.log_level);
+    // Every thread DPDK creates inherits this mask: the signals reach only
+    // the signalfd read by the control loop.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGHUP}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+    if (sfd < 0) {
+      kLog.error("", "signalfd: {}", strerror(errno));
+      return 1;
+    }
+
+    const HostFacts facts = probeHostFacts();
+    auto args = ealArguments(config_, facts);
+    if (!args.isOk()) {
+      kLog.error("", "{}", args.status().toString());
+      return 1;
+    }
+    prefix_ = effectiveFilePrefix(config_, facts);
+    kLog.info("", "starting: EAL {}", fmt::join(*args, " "));
+    if (Status s = initEal(*args); !s.isOk()) {
+      kLog.error("", "{}", s.toString());
+      return 1;
+    }
+    const int rc = runWithEal(sfd);
+    cleanupEal(prefix_);
+    ::close(sfd);
+    kLog.info("", "stopped");
+    return rc;
+  }
+
+ private:
+  int runWithEal(int sfd) {
+    for (const auto& [dir, mode] : {std::pair{config_.state_dir, mode_t(0750)},
+                                    std::pair{config_.sockets.dir, mode_t(0755)}}) {
+      if (Status s = makeDirectory(dir, mode); !s.isOk()) {
+        kLog.error("", "{}", s.toString());
+        return 1;
+      }
+    }
+    if (Status s = writeFileAtomically(pidFilePath(config_), fmt::format("{}\n", getpid()));
+        !s.isOk()) {
+      kLog.error("", "{}", s.toString());
+      return 1;
+    }
+
+    RelayOptions ro;
+    for (uint32_t l : config_.eal.worker_lcores) ro.worker_lcores.push_back(l);
+    ro.idle_backoff_max = config_.datapath.idle_backoff_max;
+    ro.learner_ring_size = config_.datapath.learner_ring_size;
+    ro.mbufs = config_.memory.mbufs;
+    auto relay = Relay::create(ro);
+    if (!relay.isOk()) {
+      kLog.error("", "{}", relay.status().toString());
+      std::filesystem::remove(pidFilePath(config_));
+      return 1;
+    }
+    int rc = 0;
+    {
+      EalDpdkControl dpdk((*relay)->packetPool());
+      PortManager ports(dpdk, **relay,
+                        PortManager::Options{config_.sockets, config_.lag, config_.datapath});
+      EalDpdkControl::setEventHandler(&ports);
+      if (Status s = (*relay)->start(); !s.isOk()) {
+        kLog.error("", "{}", s.toString());
+        rc = 1;
+      }
+      for (const auto& p : config_.ports) {
+        if (rc != 0) break;
+        if (Status s = ports.createPort(p); !s.isOk()) {
+          kLog.error(fmt::format("[port {}]", p.id), "{}", s.toString());
+          rc = 1;
+        }
+      }
+      if (rc == 0) {
+        kLog.info(
+            "", "running: {} ports, {} workers, idle backoff up to {} us (pid {})",
+            config_.ports.size(), config_.eal.worker_lcores.size(),
+            std::chrono::duration_cast<std::chrono::microseconds>(config_.datapath.idle_backoff_max)
+                .count(),
+            getpid());
+        controlLoop(sfd, ports, **relay);
+      }
+      ports.closeAll();
+      EalDpdkControl::setEventHandler(nullptr);
+      (*relay)->stop();
+      if (rc == 0) dumpStats(ports, **relay, "final");
+    }
+    relay->reset();
+    std::filesystem::remove(pidFilePath(config_));
+    return rc;
+  }
+
+  void controlLoop(int sfd, PortManager& ports, Relay& relay) {
+    using Clock = std::chrono::steady_clock;
+    const auto interval = config_.datapath.stats_interval;
+    auto next_stats = Clock::now() + interval;
+    for (;;) {
+      pollfd pfd{sfd, POLLIN, 0};
+      // 10 ms: the learner rings are drained at least this often.
+      const int n = ::poll(&pfd, 1, 10);
+      if (n > 0 && (pfd.revents & POLLIN)) {
+        signalfd_siginfo si;
+        if (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
+          if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            kLog.info("", "signal {}: stopping", strsignal(int(si.ssi_signo)));
+            return;
+          }
+          if (si.ssi_signo == SIGUSR1) dumpStats(ports, relay, "SIGUSR1");
+          if (si.ssi_signo == SIGHUP)
+            kLog.info("", "SIGHUP ignored: vfod reloads nothing implicitly");
+        }
+      }
+      while (relay.drainLearner(learner_) != 0) {
+      }
+      if (interval.count() > 0 && Clock::now() >= next_stats) {
+        dumpStats(ports, relay, "periodic");
+        next_stats = Clock::now() + interval;
+      }
+    }
+  }
+
+  void dumpStats(PortManager& ports, Relay& relay, std::string_view why) {
+    std::vector<PortStatsEntry> entries;
+    for (const auto& rec : ports.listPorts()) {
+      auto report = ports.portStats(rec.settings.id);
+      if (report.isOk()) entries.push_back({rec, *report});
+    }
+    const std::string text = renderStats(++stats_seq_, entries, relay.workerStats(), member_names_);
+    if (Status s = writeFileAtomically(statsFilePath(config_), text); !s.isOk())
+      kLog.warn("", "stats file: {}", s.toString());
+    // One compact line per port in the log: non-zero counters only.
+    for (const auto& e : entries) {
+      std::string line;
+      e.report.total.forEach([&](const StatInfo& i, uint64_t v) {
+        if (v) line += fmt::format(" {}={}", i.name, v);
+      });
+      kLog.info(fmt::format("[port {}]", e.record.settings.id), "stats ({}): {} {}{}", why,
+                portStateName(e.record.state), vhostLinkName(e.record.vhost),
+                line.empty() ? " (no traffic)" : line);
+    }
+    std::string learned;
+    for (const auto& [kind, count] : learner_.counts())
+      learned += fmt::format(" {}={}", kind, count);
+    if (!learned.empty()) kLog.info("", "learner frames:{}", learned);
+  }
+
+  VfodConfig config_;
+  std::vector<std::string> member_names_;
+  std::string prefix_;
+  LearnerLog learner_;
+  uint64_t stats_seq_ = 0;
+};
+
+}  // namespace
+
+int runDaemon(const VfodConfig& config) {
+  Daemon d(config);
+  return d.run();
+}
+
+int requestStats(const VfodConfig& config) {
+  std::ifstream pidf(pidFilePath(config));
+  pid_t pid = 0;
+  if (!(pidf >> pid) || pid <= 0) {
+    fmt::print(stderr, "vfod --stats: no running vfod ({} missing or empty)\n",
+               pidFilePath(config));
+    return 1;
+  }
+  const std::string path = statsFilePath(config);
+  auto mtime = [&]() -> std::optional<std::filesystem::file_time_type> {
+    std::error_code ec;
+    auto t = std::filesystem::last_write_time(path, ec);
+    if (ec) return std::nullopt;
+    return t;
+  };
+  auto read_seq = [&]() -> long {
+    std::ifstream f(path);
+    std::string hash, word1, word2;
+    long seq = -1;
+    f >> hash >> word1 >> word2 >> seq;
+    return seq;
+  };
+  const long before = read_seq();
+  const auto before_time = mtime();
+  if (::kill(pid, SIGUSR1) != 0) {
+    fmt::print(stderr, "vfod --stats: cannot signal pid {}: {}\n", pid, strerror(errno));
+    return 1;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const long seq = read_seq();
+    if (seq >= 0 && (seq != before || mtime() != before_time)) {
+      std::ifstream f(path);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      fmt::print("{}", ss.str());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  fmt::print(stderr, "vfod --stats: pid {} wrote no stats within 5 s\n", pid);
+  return 1;
+}
+
+}  // namespace vfo::vhost
