@@ -358,10 +358,12 @@ StatusOr<VfState> SoftwareVfProvider::create(const VfRef& vf, int32_t member_ifi
   // From here on the macvlan is ours: delete it again on any error.
   auto rollback = [&](const Status& cause) -> Status {
     Status out = cause.withContext(who);
+    bump(stats_.rollbacks);
     auto l = getLink(name);
     if (l.isOk() && l->macvlan && l->macvlan->lower == member_ifindex) {
       Status d = request(netlink::buildDelLink(l->ifindex));
       if (!d.isOk()) {
+        bump(stats_.rollback_errors);
         kLog.error(fmt::format("[vf {}]", vf.toString()), "rollback: deleting {} failed: {}", name,
                    d.toString());
         return Status(out.code(),
@@ -376,6 +378,7 @@ StatusOr<VfState> SoftwareVfProvider::create(const VfRef& vf, int32_t member_ifi
   if (!quiet.isOk()) return rollback(quiet);
   auto done = finish(vf, name, config);
   if (!done.isOk()) return rollback(done.status());
+  bump(stats_.created);
   kLog.info(fmt::format("[vf {}]", vf.toString()), "created {} mac {} ({})", name,
             config.mac.toString(), encodeSoftwareVfAlias(config));
   return done;
@@ -389,8 +392,10 @@ StatusOr<VfState> SoftwareVfProvider::update(const VfRef& vf, const MacvlanLink&
   if (!mac_moves && cur.alias == alias && cur.admin_up) return stateOf(vf.pf, vf.index, cur);
   auto restore = [&](const Status& cause) -> Status {
     Status out = cause.withContext(who);
+    bump(stats_.rollbacks);
     Status r = request(buildSetSoftwareVf(cur.ifindex, cur.mac, cur.alias, false));
     if (!r.isOk()) {
+      bump(stats_.rollback_errors);
       kLog.error(fmt::format("[vf {}]", vf.toString()), "restoring mac {} failed: {}",
                  cur.mac.toString(), r.toString());
       return Status(out.code(), out.message() + "; restoring the previous mac and record failed: " +
@@ -403,6 +408,7 @@ StatusOr<VfState> SoftwareVfProvider::update(const VfRef& vf, const MacvlanLink&
   if (!set.isOk()) return restore(set.withContext("update mac and record"));
   auto done = finish(vf, cur.ifname, config);
   if (!done.isOk()) return restore(done.status());
+  bump(stats_.updated);
   return done;
 }
 
@@ -427,10 +433,12 @@ StatusOr<VfState> SoftwareVfProvider::configure(const VfRef& vf, const VfConfig&
     return alreadyExists(fmt::format("software VF {}: mac {} is the member's own address",
                                      vf.toString(), config.mac.toString()));
   if (!existing) return create(vf, member->ifindex, name, config);
-  if (!existing->macvlan || existing->macvlan->lower != member->ifindex)
+  if (!existing->macvlan || existing->macvlan->lower != member->ifindex) {
+    bump(stats_.clashes);
     return alreadyExists(fmt::format(
         "software VF {}: link {} exists and is not a software VF of {} (name clash); left alone",
         vf.toString(), name, vf.pf));
+  }
   return update(vf, *existing->macvlan, config);
 }
 
@@ -455,6 +463,7 @@ Status SoftwareVfProvider::reset(const VfRef& vf) {
   Status d = request(netlink::buildDelLink(link->ifindex));
   if (!d.isOk() && d.code() != StatusCode::kNotFound)
     return d.withContext(fmt::format("software VF {}: delete {}", vf.toString(), name));
+  bump(stats_.deleted);
   kLog.info(fmt::format("[vf {}]", vf.toString()), "deleted {}", name);
   return okStatus();
 }

@@ -303,6 +303,7 @@ VfChange diffVf(const VfLinkInfo& from, const VfConfig& to) {
 }
 
 StatusOr<PfVfReport> VfNetlink::read(const std::string& pf) {
+  bump(stats_.reads);
   std::optional<PfVfReport> report;
   Status parse_error;
   Status s = socket_.transact(
@@ -325,8 +326,10 @@ StatusOr<PfVfReport> VfNetlink::read(const std::string& pf) {
 }
 
 Status VfNetlink::send(int32_t ifindex, const VfChange& change) {
-  return socket_.transact(buildSetVf(ifindex, change, options_.vlan_attr), nullptr,
-                          options_.timeout);
+  Status s =
+      socket_.transact(buildSetVf(ifindex, change, options_.vlan_attr), nullptr, options_.timeout);
+  bump(s.isOk() ? stats_.sets : stats_.set_errors);
+  return s;
 }
 
 Status VfNetlink::restore(const std::string& pf, int32_t ifindex, const VfLinkInfo& prev,
@@ -336,7 +339,9 @@ Status VfNetlink::restore(const std::string& pf, int32_t ifindex, const VfLinkIn
   const VfLinkInfo* cur = now.isOk() ? now->find(prev.vf) : nullptr;
   back = cur ? movedFields(attempted, prev, *cur) : allFields(attempted, prev);
   if (back.empty()) return okStatus();
+  bump(stats_.restores);
   Status s = send(ifindex, back);
+  if (!s.isOk()) bump(stats_.restore_errors);
   if (!s.isOk())
     kLog.error(fmt::format("[pf {} vf {}]", pf, prev.vf), "restoring {} failed: {}",
                back.describe(), s.toString());
@@ -355,7 +360,10 @@ StatusOr<VfLinkInfo> VfNetlink::apply(const std::string& pf, uint32_t vf, const 
     return notFound(fmt::format("{} does not exist (the PF has {} VFs)", who, before.vfs.size()));
   const VfLinkInfo prev = *prev_ptr;
   const VfChange change = diffVf(prev, want);
-  if (change.empty()) return prev;
+  if (change.empty()) {
+    bump(stats_.unchanged);
+    return prev;
+  }
 
   auto fail = [&](const Status& cause) -> Status {
     Status r = restore(pf, before.ifindex, prev, change);
@@ -385,6 +393,7 @@ StatusOr<VfLinkInfo> VfNetlink::apply(const std::string& pf, uint32_t vf, const 
   differs(now->trust && *now->trust != want.trust, "trust " + onOff(now->trust.value_or(false)));
   differs(now->link_state != want.link_state,
           fmt::format("link_state {}", vfLinkStateName(now->link_state)));
+  if (!mismatch.empty()) bump(stats_.mismatches);
   if (!mismatch.empty())
     return fail(
         unavailable(fmt::format("the driver accepted the request but reports {}", mismatch)));

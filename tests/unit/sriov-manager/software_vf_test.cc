@@ -253,6 +253,8 @@ TEST_F(SoftwareVfTest, CreatesAQuietMacvlanAndThenSetsItUp) {
       buildNewMacvlan(42, "vfo2as0", *MacAddress::parse("52:54:00:12:34:56"), MACVLAN_MODE_BRIDGE);
   netlink::patchHeader(want, single(newlink).seq, 0);
   EXPECT_EQ(newlink, want);
+  EXPECT_EQ(p.stats().created, 1u);
+  EXPECT_EQ(p.stats().rollbacks, 0u);
 }
 
 TEST_F(SoftwareVfTest, DisablesIpv6ThroughProcSysWhenGiven) {
@@ -291,6 +293,9 @@ TEST_F(SoftwareVfTest, FailureAfterCreationDeletesTheMacvlan) {
     EXPECT_EQ(rtnl.link("vfo2as0"), nullptr);
     EXPECT_EQ(rtnl.log.back(), "DELLINK vfo2as0");
   }
+  EXPECT_EQ(p.stats().rollbacks, 2u);
+  EXPECT_EQ(p.stats().rollback_errors, 0u);
+  EXPECT_EQ(p.stats().created, 0u);
 }
 
 TEST_F(SoftwareVfTest, EexistFromTheKernel) {
@@ -315,6 +320,7 @@ TEST_F(SoftwareVfTest, NameClashIsLeftAlone) {
   EXPECT_EQ(p.reset({"l1-pf0", 0}).code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(rtnl.link("vfo2as0"), nullptr);
   EXPECT_EQ(count(RTM_NEWLINK) + count(RTM_DELLINK) + count(RTM_SETLINK), 0u);
+  EXPECT_EQ(p.stats().clashes, 1u);
 }
 
 TEST_F(SoftwareVfTest, MissingMemberMacInUseAndSlotRange) {
@@ -365,6 +371,9 @@ TEST_F(SoftwareVfTest, ReconfigureUpdatesInPlace) {
   EXPECT_FALSE(bad.isOk());
   EXPECT_EQ(rtnl.link("vfo2as0")->mac.toString(), "52:54:00:00:00:02");
   EXPECT_EQ(rtnl.link("vfo2as0")->alias, encodeSoftwareVfAlias(cfg("52:54:00:00:00:02", 20)));
+  EXPECT_EQ(p.stats().created, 1u);
+  EXPECT_EQ(p.stats().updated, 2u);
+  EXPECT_EQ(p.stats().rollbacks, 1u);
 }
 
 TEST_F(SoftwareVfTest, ListReportsSlotsAndLeftovers) {
@@ -398,6 +407,7 @@ TEST_F(SoftwareVfTest, ResetDeletesAndIsIdempotent) {
   size_t dels = count(RTM_DELLINK);
   ASSERT_TRUE(p.reset({"l1-pf0", 2}).isOk());
   EXPECT_EQ(count(RTM_DELLINK), dels);
+  EXPECT_EQ(p.stats().deleted, 1u);
   EXPECT_EQ(p.reset({"l1-pf0", 4096}).code(), StatusCode::kOutOfRange);
 }
 

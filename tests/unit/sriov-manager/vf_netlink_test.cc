@@ -386,6 +386,10 @@ TEST_F(VfNetlinkApply, SetsAndReadsBack) {
   ASSERT_TRUE(again.isOk());
   EXPECT_EQ(sock.sent().size(), 4u);
   EXPECT_EQ(setlinks(), 1u);
+  EXPECT_EQ(nl.stats().sets, 1u);
+  EXPECT_EQ(nl.stats().unchanged, 1u);
+  EXPECT_EQ(nl.stats().reads, 3u);
+  EXPECT_EQ(nl.stats().restores, 0u);
 }
 
 TEST_F(VfNetlinkApply, SetLinkReturnsEbusy) {
@@ -415,6 +419,9 @@ TEST_F(VfNetlinkApply, PartialKernelFailureIsRolledBack) {
   EXPECT_TRUE(v.mac.isZero());
   EXPECT_EQ(v.vlan, 0);
   EXPECT_EQ(v.trust, false);
+  EXPECT_EQ(nl.stats().set_errors, 1u);
+  EXPECT_EQ(nl.stats().restores, 1u);
+  EXPECT_EQ(nl.stats().sets, 1u);  // the restore
 }
 
 TEST_F(VfNetlinkApply, ReadBackMismatchIsAnErrorAndRolledBack) {
@@ -424,6 +431,8 @@ TEST_F(VfNetlinkApply, ReadBackMismatchIsAnErrorAndRolledBack) {
   EXPECT_NE(r.status().message().find("accepted the request but reports vlan 0"), std::string::npos)
       << r.status().message();
   EXPECT_TRUE(rtnl.vf("pf0", 0).mac.isZero());
+  EXPECT_EQ(nl.stats().mismatches, 1u);
+  EXPECT_EQ(nl.stats().restores, 1u);
 }
 
 TEST_F(VfNetlinkApply, FailedRestoreIsReported) {
@@ -437,6 +446,7 @@ TEST_F(VfNetlinkApply, FailedRestoreIsReported) {
       << r.status().message();
   // The kernel kept the half-applied change: the message is all we can do.
   EXPECT_EQ(rtnl.vf("pf0", 3).mac, want.mac);
+  EXPECT_EQ(nl.stats().restore_errors, 1u);
 }
 
 TEST_F(VfNetlinkApply, MissingPfVfOrVfReport) {

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/stats.h"
 #include "vfo/netlink/link_message.h"
 #include "vfo/netlink/netlink_socket.h"
 #include "vfo/sriov/sysfs_io.h"
@@ -124,6 +125,15 @@ struct MacvlanLink {
 // a malformed IFLA_ADDRESS / IFLA_INFO_DATA.
 StatusOr<std::optional<MacvlanLink>> macvlanOf(const netlink::LinkMessage& link);
 
+#define VFO_SOFTWARE_VF_STATS(X)                                   \
+  X(created, "macvlans created")                                   \
+  X(updated, "macvlans updated in place (MAC or settings record)") \
+  X(deleted, "macvlans deleted by reset")                          \
+  X(rollbacks, "half-made or half-updated macvlans undone")        \
+  X(rollback_errors, "undo steps that failed")                     \
+  X(clashes, "slots refused: a foreign link holds the slot's name")
+VFO_DECLARE_STATS(SoftwareVfStats, VFO_SOFTWARE_VF_STATS)
+
 class SoftwareVfProvider : public VfProvider {
  public:
   // INVALID_ARGUMENT naming the field.
@@ -141,6 +151,7 @@ class SoftwareVfProvider : public VfProvider {
   Status reset(const VfRef& vf) override;
 
   const SoftwareVfOptions& options() const { return options_; }
+  SoftwareVfStatsSnapshot stats() const { return stats_.snapshot(); }
 
  private:
   // What the provider needs from one RTM_NEWLINK, copied out of the
@@ -169,6 +180,7 @@ class SoftwareVfProvider : public VfProvider {
 
   netlink::NetlinkSocket& socket_;
   SoftwareVfOptions options_;
+  SoftwareVfStats stats_;
 };
 
 }  // namespace vfo::sriov

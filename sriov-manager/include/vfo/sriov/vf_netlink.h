@@ -41,6 +41,7 @@
 
 #include "vfo/base/clock.h"
 #include "vfo/base/mac_address.h"
+#include "vfo/base/stats.h"
 #include "vfo/base/status.h"
 #include "vfo/lag/types.h"
 #include "vfo/netlink/netlink_message.h"
@@ -120,6 +121,16 @@ VfChange diffVf(const VfLinkInfo& from, const VfConfig& to);
 // as the VfConfig defaults).
 VfConfig toConfig(const VfLinkInfo& info);
 
+#define VFO_VF_NETLINK_STATS(X)                                        \
+  X(reads, "RTM_GETLINK reads of a PF's VFs")                          \
+  X(sets, "RTM_SETLINK requests that changed VF settings")             \
+  X(unchanged, "apply() calls that found the VF already as wanted")    \
+  X(set_errors, "RTM_SETLINK requests the kernel refused")             \
+  X(mismatches, "read backs that disagreed with what was just set")    \
+  X(restores, "rollbacks of a partly applied change that were needed") \
+  X(restore_errors, "rollbacks that failed (VF left half changed)")
+VFO_DECLARE_STATS(VfNetlinkStats, VFO_VF_NETLINK_STATS)
+
 struct VfNetlinkOptions {
   Duration timeout = std::chrono::seconds(2);    // per netlink request
   VfVlanAttr vlan_attr = VfVlanAttr::kVlanList;  // how the VLAN is sent
@@ -148,6 +159,7 @@ class VfNetlink {
   StatusOr<VfLinkInfo> apply(const std::string& pf, uint32_t vf, const VfConfig& want);
 
   const VfNetlinkOptions& options() const { return options_; }
+  VfNetlinkStatsSnapshot stats() const { return stats_.snapshot(); }
 
  private:
   Status send(int32_t ifindex, const VfChange& change);
@@ -158,6 +170,7 @@ class VfNetlink {
 
   netlink::NetlinkSocket& socket_;
   VfNetlinkOptions options_;
+  VfNetlinkStats stats_;
 };
 
 }  // namespace vfo::sriov
