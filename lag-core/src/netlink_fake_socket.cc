@@ -54,6 +54,11 @@ void FakeNetlinkSocket::setReply(uint16_t request_type, std::vector<Bytes> messa
   replies_[request_type] = std::move(messages);
 }
 
+void FakeNetlinkSocket::setHandler(uint16_t request_type, Handler handler) {
+  std::lock_guard<std::mutex> l(mu_);
+  handlers_[request_type] = std::move(handler);
+}
+
 void FakeNetlinkSocket::failNext(uint16_t request_type, int err) {
   std::lock_guard<std::mutex> l(mu_);
   failures_[request_type].push_back(err);
@@ -103,6 +108,26 @@ std::vector<Bytes> FakeNetlinkSocket::answerLocked(const Message& req, bool* fai
     return out;
   }
   const bool dump = (req.flags & NLM_F_DUMP) == NLM_F_DUMP;
+  if (auto h = handlers_.find(req.type); h != handlers_.end()) {
+    std::vector<Bytes> replies;
+    int err = h->second(req, &replies);
+    if (err != 0) {
+      out.push_back(buildError(req, err));
+      *failed = true;
+      return out;
+    }
+    for (Bytes& m : replies) {
+      patchHeader(m, req.seq, kPortId);
+      if (dump) addFlags(m, NLM_F_MULTI);
+      out.push_back(std::move(m));
+    }
+    if (dump) {
+      out.push_back(buildDone(req.seq, kPortId));
+    } else if (req.flags & NLM_F_ACK) {
+      out.push_back(buildError(req, 0));
+    }
+    return out;
+  }
   if (dump) {
     auto d = dump_replies_.find(req.type);
     if (d != dump_replies_.end()) {

@@ -131,6 +131,19 @@ StatusOr<LinkMessage> parseLinkMessage(const Message& m) {
     if (!v.isOk()) return ctx(v.status());
     lm.event = *v;
   }
+  if (auto* a = t.get(IFLA_LINK)) {
+    auto v = a->u32("IFLA_LINK");
+    if (!v.isOk()) return ctx(v.status());
+    lm.link = *v;
+  }
+  if (auto* a = t.get(IFLA_ADDRESS)) {
+    lm.address.assign(a->payload.begin(), a->payload.end());
+  }
+  if (auto* a = t.get(IFLA_IFALIAS)) {
+    auto s = a->str("IFLA_IFALIAS");
+    if (!s.isOk()) return ctx(s.status());
+    lm.ifalias = std::move(*s);
+  }
   if (auto* a = t.get(IFLA_LINKINFO)) {
     auto li = parseLinkInfo(*a);
     if (!li.isOk()) return ctx(li.status().withContext("IFLA_LINKINFO"));
@@ -164,6 +177,15 @@ Bytes buildSetLinkAdmin(int32_t ifindex, bool up, uint32_t seq) {
   ifi.ifi_index = ifindex;
   ifi.ifi_flags = up ? IFF_UP : 0;
   ifi.ifi_change = IFF_UP;
+  b.family(ifi);
+  return b.bytes();
+}
+
+Bytes buildDelLink(int32_t ifindex, uint32_t seq) {
+  MessageBuilder b(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = ifindex;
   b.family(ifi);
   return b.bytes();
 }

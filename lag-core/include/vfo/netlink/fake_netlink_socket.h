@@ -44,6 +44,14 @@ class FakeNetlinkSocket final : public NetlinkSocket {
   // The next request of `request_type` gets NLMSG_ERROR with -err (e.g.
   // EBUSY for "RTM_SETLINK returns EBUSY"); one-shot, stackable.
   void failNext(uint16_t request_type, int err);
+  // Computes the answer to requests of `request_type`, for fakes that keep
+  // state (a table the requests change): fills `replies` (dumps get seq,
+  // pid, NLM_F_MULTI and NLMSG_DONE added; other requests their ACK) and
+  // returns 0, or returns an errno for an NLMSG_ERROR. Takes precedence
+  // over setReply/setDumpReply; failNext still comes first. Runs with the
+  // fake's lock held: it must not call the fake.
+  using Handler = std::function<int(const Message& request, std::vector<Bytes>* replies)>;
+  void setHandler(uint16_t request_type, Handler handler);
   // The next `count` send() calls fail locally with errno `err`.
   void failSends(int err, int count = 1);
   // Called on every send()/transact() before the scripted reply is queued,
@@ -80,6 +88,7 @@ class FakeNetlinkSocket final : public NetlinkSocket {
   std::vector<uint32_t> groups_;
   std::map<uint16_t, std::pair<std::vector<Bytes>, size_t>> dump_replies_;
   std::map<uint16_t, std::vector<Bytes>> replies_;
+  std::map<uint16_t, Handler> handlers_;
   std::map<uint16_t, std::deque<int>> failures_;
   std::function<void(const Message&)> send_hook_;
   int send_errno_ = 0;

@@ -58,6 +58,10 @@ struct LinkMessage {
   std::optional<uint32_t> master;      // IFLA_MASTER (ifindex of the upper device)
   std::optional<uint32_t> event;       // IFLA_EVENT (IFLA_EVENT_*)
   std::optional<LinkInfo> linkinfo;    // IFLA_LINKINFO
+  std::optional<uint32_t>
+      link;             // IFLA_LINK (ifindex of the lower device: macvlan, vlan, veth peer)
+  Bytes address;        // IFLA_ADDRESS (hardware address, any length); empty if absent
+  std::string ifalias;  // IFLA_IFALIAS; empty if absent
 
   bool adminUp() const;  // IFF_UP
   bool lowerUp() const;  // IFF_LOWER_UP: running and carrier ok
@@ -74,5 +78,7 @@ Bytes buildGetLinkDump(uint32_t seq = 0);
 Bytes buildGetLink(int32_t ifindex, std::string_view ifname, uint32_t seq = 0);
 // RTM_SETLINK changing only IFF_UP (ifi_change = IFF_UP), with NLM_F_ACK.
 Bytes buildSetLinkAdmin(int32_t ifindex, bool up, uint32_t seq = 0);
+// RTM_DELLINK of one link by ifindex (> 0), with NLM_F_ACK.
+Bytes buildDelLink(int32_t ifindex, uint32_t seq = 0);
 
 }  // namespace vfo::netlink
