@@ -1,7 +1,7 @@
 // vfo_bench_relay: vfod's relay against dpdk-testpmd io-fwd between the
 // same two kinds of ports, measured in the same run.
 //
-//   guest (testpmd virtio-user, lcore 0)
+//   guest (testpmd virtio-user, forwarding on lcore 0)
 //     <-> forwarder on lcore 1: vfod's relay worker | testpmd io-fwd (baseline)
 //     <-> uplink: net_null (TX sink; for bidirectional it also generates RX)
 //
@@ -9,12 +9,42 @@
 // (uplink generates frames towards the guest, the guest sends every frame
 // back with its own source MAC: testpmd "mac" mode). vfod runs with its
 // anti-spoof and learner classification on every frame (the guest's MAC is
-// the only allowed source), idle backoff off.
+// the only allowed source), idle backoff off (busy poll, like testpmd).
+//
+// Method, and why. The machine has two cores: the guest generator gets one,
+// the forwarder the other. A forwarder that keeps up with the generator
+// forwards exactly what the generator makes, so frames per second of wall
+// time ("delivered") measure the generator, not the forwarder: in
+// guest->uplink both forwarders poll empty most of the time (vfod's "busy"
+// column, the share of its loop iterations that moved frames, is a few
+// percent). So the bench also measures each forwarder's own cost: TSC cycles
+// spent in loop iterations that moved frames, divided by the frames taken
+// in (testpmd --record-core-cycles, "CPU cycles/packet"; vfod's worker
+// counter busy_tsc_cycles over guest_tx_packets + uplink rx_packets).
+// "capacity" = TSC Hz / cycles per frame is what one lcore would forward if
+// it never polled empty. In guest->uplink both get full 32-frame bursts, so
+// the per-frame costs compare like for like. In bidirectional mode the
+// net_null uplink produces frames as fast as it is polled, more than the
+// guest drains, so most uplink->guest frames are dropped at the full guest
+// RX ring (testpmd TX-dropped, vfod drop_guest_ring_full): the forwarders are
+// overloaded by design and the cycles per frame mix forwarded frames and
+// cheap drops, equally for both.
+//
+// Limits. (1) Cycles are TSC (wall) cycles: when other processes preempt the
+// forwarder inside a busy iteration, the time counts against it; the header
+// prints the load average, and each figure is the median of alternating runs.
+// (2) vfod's busy iteration covers both directions of the port and its
+// command ring; testpmd counts each stream separately (its empty polls of the
+// other stream are not counted), which slightly favours testpmd. (3) testpmd's
+// counter covers the whole run including warm-up, vfod's the measured
+// window. (4) No drop-free rate search: neither testpmd txonly nor net_null
+// can be rate-limited, so "zero drops below the capacity" is only shown at
+// the rate the guest generator reaches (drops column, guest->uplink).
 //
 // Prints Mpps for both and the ratio. Usage:
-//   vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] [--modes tx,bidir]
+//   vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] [--modes tx,bidir] [-v]
 // Each configuration runs `repeat` times (baseline and vfod alternating);
-// the table shows medians, then every run.
+// the table shows medians, -v every run.
 #include <fmt/format.h>
 #include <x86intrin.h>
 

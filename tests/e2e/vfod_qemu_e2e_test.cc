@@ -174,6 +174,9 @@ class VfodQemuE2eTest : public vfo::testing::LabTest {
     // The remote's ARP request is flooded to both ports: pf1's copy is dropped.
     EXPECT_GE(s["port vm1 member pf1 drop_standby_rx"], 1u);
     EXPECT_EQ(s["port vm1 member pf1 drop_standby_rx"], s["port vm1 member pf1 rx_packets"]);
+    // The worker slept between frames and accounted its busy time.
+    EXPECT_GT(s["worker 0 idle_sleeps"], 0u);
+    EXPECT_GT(s["worker 0 busy_tsc_cycles"], 0u);
   }
 
   std::string dir_;
