@@ -174,6 +174,10 @@ class VfodQemuE2eTest : public vfo::testing::LabTest {
     // The remote's ARP request is flooded to both ports: pf1's copy is dropped.
     EXPECT_GE(s["port vm1 member pf1 drop_standby_rx"], 1u);
     EXPECT_EQ(s["port vm1 member pf1 drop_standby_rx"], s["port vm1 member pf1 rx_packets"]);
+    // Only vfod transmits on the software VFs: the host stack stays silent.
+    EXPECT_EQ(vfo::vhost::itest::MiniLab::counter(vfName(0), "tx_packets"),
+              s["port vm1 member pf0 tx_packets"]);
+    EXPECT_EQ(vfo::vhost::itest::MiniLab::counter(vfName(1), "tx_packets"), 0u);
     // The worker slept between frames and accounted its busy time.
     EXPECT_GT(s["worker 0 idle_sleeps"], 0u);
     EXPECT_GT(s["worker 0 busy_tsc_cycles"], 0u);
