@@ -141,16 +141,23 @@ class Vfod {
   // `ports` is the text of the ports { ... } blocks.
   Vfod(const MiniLab& lab, const std::string& dir, const std::string& ports,
        const std::string& extra = "", const std::string& socket_dir = "")
+      : Vfod(lab.suffix(), lab.pf0, lab.pf1, dir, ports, extra, socket_dir) {}
+  // Members pf0 and pf1 on netdevs `netdev0` and `netdev1`; `seed` starts the
+  // unique EAL file prefix. Files (config, logs, state, sockets unless
+  // `socket_dir` is given) live in `dir`.
+  Vfod(const std::string& seed, const std::string& netdev0, const std::string& netdev1,
+       const std::string& dir, const std::string& ports, const std::string& extra = "",
+       const std::string& socket_dir = "")
       : dir_(dir),
-        prefix_(vfo::testing::uniqueName(lab.suffix())),
+        prefix_(vfo::testing::uniqueName(seed)),
         socket_dir_(socket_dir.empty() ? dir + "/sock" : socket_dir) {
     config_ = dir + "/vfod.textproto";
     writeFile(config_, "eal { main_lcore: 0 worker_lcores: 1 file_prefix: \"" + prefix_ + "\" }\n" +
                            "memory { hugepages: HUGEPAGES_NEVER size_mb: 256 mbufs: 8192 }\n" +
                            "sockets { dir: \"" + socket_dir_ + "\" }\n" + "state_dir: \"" + dir +
                            "/state\"\n" + "datapath { idle_backoff_max { nanos: 100000 } }\n" +
-                           extra + "lag {\n  members { name: \"pf0\" netdev: \"" + lab.pf0 +
-                           "\" }\n" + "  members { name: \"pf1\" netdev: \"" + lab.pf1 +
+                           extra + "lag {\n  members { name: \"pf0\" netdev: \"" + netdev0 +
+                           "\" }\n" + "  members { name: \"pf1\" netdev: \"" + netdev1 +
                            "\" }\n}\n" + ports);
   }
   ~Vfod() {
@@ -176,6 +183,7 @@ class Vfod {
   int stop() { return proc_ ? proc_->stop(10s) : 0; }
   int kill() { return proc_ ? proc_->kill() : 0; }
   std::string log() const { return proc_ ? proc_->log() : ""; }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }  // -1 before start()
   const std::string& config() const { return config_; }
   std::string socketDir() const { return socket_dir_; }
 

@@ -1,5 +1,6 @@
 #include "vfo/vhost/relay.h"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_lcore.h>
@@ -181,12 +182,16 @@ int Relay::workerLoop(Worker& w) {
   while (running_.load(std::memory_order_relaxed)) {
     // Nothing loaded in earlier iterations is used past this point.
     rte_rcu_qsbr_quiescent(qsbr_, w.index);
+    // Accounting only (busy_tsc_cycles: frames per busy cycle is the
+    // worker's capacity, see bench/relay); no decision reads the TSC.
+    const uint64_t loop_start = rte_rdtsc();
     const Plan* plan = w.plan.load(std::memory_order_acquire);
     uint32_t moved = runCommands(w, *plan);
     for (QueueUnit* u : plan->units) moved += relayUnit(w, *u);
     bump(w.stats.loops);
     if (moved != 0) {
       bump(w.stats.busy_loops);
+      bump(w.stats.busy_tsc_cycles, rte_rdtsc() - loop_start);
       empty_polls = 0;
       sleep = Duration(0);
       continue;

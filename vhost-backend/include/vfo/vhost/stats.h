@@ -55,12 +55,13 @@ VFO_DECLARE_STATS(MemberStats, VFO_VHOST_MEMBER_STATS)
 VFO_DECLARE_STATS(PortEventStats, VFO_VHOST_PORT_EVENT_STATS)
 
 // Per worker.
-#define VFO_VHOST_WORKER_STATS(X)                           \
-  X(loops, "poll loop iterations")                          \
-  X(busy_loops, "iterations that moved at least one frame") \
-  X(idle_sleeps, "sleeps taken after a run of empty polls") \
-  X(idle_sleep_ns, "nanoseconds asked to sleep")            \
-  X(commands, "control commands executed")                  \
+#define VFO_VHOST_WORKER_STATS(X)                                                   \
+  X(loops, "poll loop iterations")                                                  \
+  X(busy_loops, "iterations that moved at least one frame")                         \
+  X(busy_tsc_cycles, "TSC cycles spent in busy iterations (the worker's own load)") \
+  X(idle_sleeps, "sleeps taken after a run of empty polls")                         \
+  X(idle_sleep_ns, "nanoseconds asked to sleep")                                    \
+  X(commands, "control commands executed")                                          \
   X(drop_command_stale, "commands for a queue the worker no longer owns")
 VFO_DECLARE_STATS(WorkerStats, VFO_VHOST_WORKER_STATS)
 
