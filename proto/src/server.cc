@@ -369,7 +369,10 @@ class ApiServer::Service final : public v1::Vfo::Service {
     Status s = store_.save(state);
     if (!s) {
       kLog.error("", "cannot write the desired state: {}", s.toString());
-      return s.withContext("persist desired state (nothing was changed)");
+      // Whatever the errno class, for the caller this is vfod being unable to
+      // serve the change right now: UNAVAILABLE, retry once the disk is fixed.
+      return unavailable(
+          fmt::format("cannot persist the desired state, nothing was changed: {}", s.toString()));
     }
     return s;
   }

@@ -1,6 +1,10 @@
 #include <fmt/format.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
 #include <map>
@@ -234,8 +238,21 @@ std::string toJson(const google::protobuf::Message& message, bool one_line) {
   o.add_whitespace = !one_line;
   o.always_print_primitive_fields = true;
   o.preserve_proto_field_names = true;
+  // Serialize deterministically first (map entries sorted by key), then
+  // convert those bytes: MessageToJsonString would print maps in hash order.
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
+  std::string bin;
+  {
+    google::protobuf::io::StringOutputStream sos(&bin);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&cos);
+  }
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, o);
+  (void)google::protobuf::util::BinaryToJsonString(
+      resolver, "type.googleapis.com/" + message.GetDescriptor()->full_name(), bin, &out, o);
   if (out.empty() || out.back() != '\n') out += "\n";
   return out;
 }
