@@ -550,6 +550,37 @@ TEST_F(ApiContractTest, WatchEventsTokenErrors) {
   EXPECT_EQ(watch("", true, &st).size(), 16u);
 }
 
+TEST_F(ApiContractTest, StopEndsOpenWatchStreams) {
+  events->publish(MigrationEvent{"vm1/net0", "incoming"});
+  grpc::ClientContext ctx;
+  v1::WatchEventsRequest req;
+  req.set_from_oldest(true);  // following
+  auto reader = stub->WatchEvents(&ctx, req);
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));  // the stream is open on the server
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&] { server->stop(); });
+  while (reader->Read(&e)) {
+  }
+  const auto code = reader->Finish().error_code();
+  stopper.join();
+  EXPECT_EQ(code, StatusCode::UNAVAILABLE);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST_F(ApiContractTest, ConcurrentIdenticalCreatesCreateOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      if (create(spec("vm1/net0", "52:54:00:12:34:56")).ok()) ok++;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(backend->calls("createPort"), 1);
+  EXPECT_EQ(persisted().ports.size(), 1u);
+}
+
 // ------------------------------------------------------------------- restore
 
 TEST_F(ApiContractTest, RestartRestoresThePersistedState) {
