@@ -380,19 +380,26 @@ StatusOr<PortUpdate> applyPortUpdate(const v1::UpdatePortRequest& request,
   return u;
 }
 
+namespace {
+StatusOr<LagSettings> applyLagFields(const v1::UpdateLagRequest& request,
+                                     const LagSettings& current, std::string_view prefix);
+}  // namespace
+
 StatusOr<LagSettings> lagSettingsFromProto(const v1::LagSettings& p, std::string_view field) {
-  LagSettings s;
   v1::UpdateLagRequest all;
   for (const auto& n : kLagUpdateFields) all.add_update_fields(n);
   *all.mutable_settings() = p;
-  auto r = applyLagUpdate(all, s);
-  if (!r) return r.status();
-  (void)field;
-  return r;
+  return applyLagFields(all, LagSettings{}, field);
 }
 
 StatusOr<LagSettings> applyLagUpdate(const v1::UpdateLagRequest& request,
                                      const LagSettings& current) {
+  return applyLagFields(request, current, "settings");
+}
+
+namespace {
+StatusOr<LagSettings> applyLagFields(const v1::UpdateLagRequest& request,
+                                     const LagSettings& current, std::string_view prefix) {
   if (request.update_fields().empty())
     return invalid("update_fields",
                    fmt::format("name at least one of: {}", joinNames(kLagUpdateFields)));
@@ -400,7 +407,7 @@ StatusOr<LagSettings> applyLagUpdate(const v1::UpdateLagRequest& request,
   const v1::LagSettings& p = request.settings();
   for (int i = 0; i < request.update_fields_size(); ++i) {
     const std::string& name = request.update_fields(i);
-    const std::string field = "settings." + name;
+    const std::string field = fieldPath(prefix, name);
     if (!kLagUpdateFields.contains(name))
       return invalid(fmt::format("update_fields[{}]", i),
                      fmt::format("'{}' is not a LagSettings field; one of: {}", name,
@@ -494,6 +501,8 @@ StatusOr<LagSettings> applyLagUpdate(const v1::UpdateLagRequest& request,
   }
   return s;
 }
+
+}  // namespace
 
 std::string makeResumeToken(uint64_t epoch, uint64_t seq) {
   return fmt::format("{:016x}-{}", epoch, seq);

@@ -137,8 +137,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
     VFO_GRPC_RETURN_IF_ERROR(authorize(ctx));
     VFO_GRPC_RETURN_IF_ERROR(validatePortId(req->port_id()));
     std::lock_guard lock(mu_);
-    if (!registry_.find(req->port_id()))
-      return toGrpc(notFound(fmt::format("port {} does not exist", req->port_id())));
+    if (!registry_.find(req->port_id())) return toGrpc(notInRegistry(req->port_id()));
     const bool in_backend = !registry_.unrestored().contains(req->port_id());
     const DesiredState before = registry_.state();
     PortRegistry next = registry_;
@@ -161,9 +160,9 @@ class ApiServer::Service final : public v1::Vfo::Service {
     VFO_GRPC_RETURN_IF_ERROR(authorize(ctx));
     VFO_GRPC_RETURN_IF_ERROR(validatePortId(req->port_id()));
     {
+      // Ports vfod created from its config file are not in the registry:
+      // the backend answers for every port.
       std::lock_guard lock(mu_);
-      if (!registry_.find(req->port_id()))
-        return toGrpc(notFound(fmt::format("port {} does not exist", req->port_id())));
       auto it = registry_.unrestored().find(req->port_id());
       if (it != registry_.unrestored().end())
         return toGrpc(failedPrecondition(fmt::format(
@@ -194,7 +193,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
     VFO_GRPC_RETURN_IF_ERROR(validatePortId(req->port_id()));
     std::lock_guard lock(mu_);
     const PortSpec* current = registry_.find(req->port_id());
-    if (!current) return toGrpc(notFound(fmt::format("port {} does not exist", req->port_id())));
+    if (!current) return toGrpc(notInRegistry(req->port_id()));
     if (registry_.unrestored().contains(req->port_id()))
       return toGrpc(failedPrecondition(fmt::format(
           "port {} could not be restored at start; recreate it first", req->port_id())));
@@ -358,6 +357,17 @@ class ApiServer::Service final : public v1::Vfo::Service {
   uid_t callerUid(grpc::ServerContext* ctx) const {
     auto cred = listener_->credentials(ctx->peer());
     return cred ? cred->uid : uid_t(-1);
+  }
+
+  // Why a port the API did not create cannot be changed: NOT_FOUND, or
+  // FAILED_PRECONDITION for a port vfod created from its config file.
+  Status notInRegistry(const std::string& port_id) {
+    if (backend_.getPort(port_id).isOk())
+      return failedPrecondition(
+          fmt::format("port {} comes from vfod's config file, not from the "
+                      "API; change or remove it in the config",
+                      port_id));
+    return notFound(fmt::format("port {} does not exist", port_id));
   }
 
   static std::string entity(const std::string& port_id) {

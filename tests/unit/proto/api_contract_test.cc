@@ -361,6 +361,25 @@ TEST_F(ApiContractTest, DeleteGetList) {
   EXPECT_TRUE(create(spec("vm3/net0", "52:54:00:00:00:02")).ok());
 }
 
+TEST_F(ApiContractTest, ConfigFilePortsAreVisibleButNotChangedThroughTheApi) {
+  PortSpec cfg;
+  cfg.port_id = "cfg/net0";
+  cfg.socket_path = socket_dir + "/cfg-net0.sock";
+  cfg.mac = *MacAddress::parse("52:54:00:00:0c:01");
+  ASSERT_TRUE(backend->createPort(cfg).isOk());  // as vfod does from its config
+  EXPECT_TRUE(get("cfg/net0").ok());
+  EXPECT_EQ(list().ports_size(), 1);
+  auto st = del("cfg/net0");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("config file"), std::string::npos) << st.error_message();
+  v1::PortSpec s;
+  s.set_vlan(3);
+  EXPECT_EQ(update("cfg/net0", {"vlan"}, s).error_code(), StatusCode::FAILED_PRECONDITION);
+  // Creating it through the API: the backend refuses, nothing is persisted.
+  EXPECT_EQ(create(spec("cfg/net0", "52:54:00:00:0c:01")).error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(fileBytes(), StateStore::encode(DesiredState{}));
+}
+
 // ---------------------------------------------------------------- UpdatePort
 
 TEST_F(ApiContractTest, UpdatePortChangesOnlyTheNamedFields) {

@@ -8,8 +8,10 @@
 // groups) right after accept(), records them under the connection's fd, and
 // hands the fd to the gRPC server (grpc::AddInsecureChannelFromFd). gRPC
 // names such a connection's peer "fd:<n>", so each call looks its
-// credentials up by that fd. The entry is replaced when the fd number is
-// reused by a later accept (the old connection is closed by then).
+// credentials up by that fd. gRPC closes the fd only when the transport is
+// destroyed, which waits for every call on it, so while a handler runs its
+// fd number cannot belong to another connection; a reused number gets its
+// entry overwritten by the accept that reuses it, before gRPC sees the fd.
 #pragma once
 
 #include <sys/types.h>
