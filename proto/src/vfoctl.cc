@@ -161,6 +161,10 @@ int runVfoctl(int argc, const char* const* argv, std::ostream& out, std::ostream
   CLI::App app{"vfoctl: control vfod (the vfo virtio-net failover backend) through its ops API",
                "vfoctl"};
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 other error, 2 usage or invalid argument, 3 not found, 4 already "
+      "exists, 5 permission denied, 6 vfod unreachable, 7 failed precondition or resource "
+      "exhausted, 8 health: not serving.");
   app.add_option("--socket", g.socket, "vfod's API socket")
       ->envname("VFO_SOCKET")
       ->capture_default_str();
