@@ -1,0 +1,275 @@
+#include "vfo/vhost/lag_controller.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "vfo/base/log.h"
+#include "vfo/lag/decision_event.h"
+
+namespace vfo::vhost {
+
+namespace {
+
+const Logger kLog{"lag"};
+
+std::string memberLabel(const std::vector<std::string>& members, lag::MemberId m) {
+  if (m == lag::kNoMember || m >= members.size()) return "none";
+  return members[m];
+}
+
+// "+42 us" / "+1.2 ms" relative to `base`; "-" for kNever.
+std::string offset(TimePoint t, TimePoint base) {
+  if (t == kNever) return "-";
+  const double us = double((t - base).count()) / 1000.0;
+  if (us < 1000.0) return fmt::format("+{:.0f} us", us);
+  return fmt::format("+{:.1f} ms", us / 1000.0);
+}
+
+int64_t micros(TimePoint t, TimePoint base) {
+  if (t == kNever) return -1;
+  return (t - base).count() / 1000;
+}
+
+}  // namespace
+
+StatusOr<lag::LagRuntimeConfig> lagRuntimeConfigOf(const LagSettings& s) {
+  lag::LagRuntimeConfig c;
+  c.lag.name = s.name;
+  c.lag.mode =
+      s.mode == LagModeSetting::kBalanceVm ? lag::LagMode::kBalanceVm : lag::LagMode::kActiveBackup;
+  for (const auto& m : s.members) {
+    c.lag.members.push_back(lag::MemberConfig{m.name, 0, false});
+    c.member_netdevs.push_back(m.netdev.empty() ? m.name : m.netdev);
+  }
+  if (c.lag.mode == lag::LagMode::kActiveBackup && s.primary < s.members.size())
+    c.lag.primary = s.members[s.primary].name;
+  c.lag.failback = s.failback;
+  c.lag.updelay = s.updelay;
+  c.lag.downdelay = s.downdelay;
+  c.lag.vm_failback_delay = s.vm_failback_delay;
+  if (Status st = c.lag.validate(); !st.isOk()) return st.withContext("lag");
+  return c;
+}
+
+std::optional<lag::MemberId> pinOf(const LagSettings& lag, std::string_view port_id) {
+  for (size_t m = 0; m < lag.members.size(); ++m)
+    for (const auto& p : lag.members[m].pinned_ports)
+      if (p == port_id) return lag::MemberId(m);
+  return std::nullopt;
+}
+
+sriov::VfConfig vfConfigOf(const PortSettings& port) {
+  sriov::VfConfig c;
+  c.mac = port.mac;
+  c.vlan = port.vlan;
+  c.spoof_check = true;
+  return c;
+}
+
+std::string formatFailover(const lag::FailoverRecord& r, const std::vector<std::string>& members) {
+  std::string out = fmt::format(
+      "[port {}] failover {} -> {} ({}): cause seen, decided {}, switched {}", r.port_name,
+      memberLabel(members, r.from), memberLabel(members, r.to), lag::decisionReasonName(r.reason),
+      offset(r.decided_at, r.cause_seen_at), offset(r.switched_at, r.cause_seen_at));
+  if (r.to == lag::kNoMember) return out + ", degraded: nothing announced";
+  out += fmt::format(", first frame {}, last frame {}, {} frames",
+                     offset(r.first_frame_at, r.cause_seen_at),
+                     offset(r.last_frame_at, r.cause_seen_at), r.frames_announced);
+  if (r.superseded) out += " (superseded by a newer move)";
+  return out;
+}
+
+LagController::LagController(const VfodConfig& config, PortManager& ports, const Clock& clock)
+    : config_(config), ports_(ports), clock_(clock) {
+  for (const auto& m : config.lag.members) member_names_.push_back(m.name);
+}
+
+LagController::~LagController() = default;
+
+StatusOr<std::unique_ptr<LagController>> LagController::create(const VfodConfig& config,
+                                                               PortManager& ports,
+                                                               netlink::NetlinkSocket* links,
+                                                               sriov::VfProvider* vfs,
+                                                               const Clock& clock) {
+  VFO_ASSIGN_OR_RETURN(lag::LagRuntimeConfig rc, lagRuntimeConfigOf(config.lag));
+  const bool software = config.lag.vf_provider == VfProviderSetting::kSoftware;
+  if (software && vfs == nullptr)
+    return invalidArgument("lag.vf_provider: software VFs need a VF provider");
+  std::unique_ptr<LagController> self(new LagController(config, ports, clock));
+  LagController* me = self.get();
+  lag::LagRuntime::Callbacks cb;
+  cb.switch_port = [me](lag::PortIndex p, lag::MemberId to) { me->onSwitch(p, to); };
+  cb.send_frame = [me](lag::MemberId m, lag::PortIndex p, lag::FrameKind,
+                       std::span<const uint8_t> f) { return me->onSend(m, p, f); };
+  cb.on_failover = [me](const lag::FailoverRecord& r) { me->onFailover(r); };
+  cb.on_link = [me](const lag::LinkEvent& e) {
+    if (e.state.linkUp() != e.previous.linkUp() || !e.previous.present)
+      kLog.info("", "link {} {}", e.ifname, e.state.linkUp() ? "up" : "down");
+  };
+  VFO_ASSIGN_OR_RETURN(self->runtime_,
+                       lag::LagRuntime::create(std::move(rc), clock, links, nullptr, cb));
+  if (software) {
+    sriov::PairGroupConfig pc;
+    pc.name = config.lag.name;
+    for (const auto& m : config.lag.members) pc.members.push_back(m.netdev);
+    VFO_ASSIGN_OR_RETURN(sriov::VfPairManager pm, sriov::VfPairManager::create(pc, *vfs));
+    self->pairs_.emplace(std::move(pm));
+  }
+  return self;
+}
+
+Status LagController::start() {
+  return runtime_->start();
+}
+
+sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) {
+  if (!pairs_) return {};
+  std::map<std::string, sriov::VfConfig> desired;
+  for (const auto& p : ports) desired[p.id] = vfConfigOf(p);
+  sriov::AdoptReport r = pairs_->adopt(desired);
+  for (const auto& a : r.adopted) kLog.info("", "software VF adopted: {}", a);
+  for (const auto& a : r.configured) kLog.info("", "software VF completed: {}", a);
+  for (const auto& a : r.foreign)
+    kLog.warn("", "software VF of no configured port left alone: {}", a);
+  for (const auto& a : r.failed) kLog.warn("", "software VF adoption failed: {}", a);
+  return r;
+}
+
+std::optional<lag::PortIndex> LagController::portIndex(std::string_view id) const {
+  auto it = indexes_.find(id);
+  if (it == indexes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void LagController::undoPort(const std::string& id, bool port_created, bool vfs_created) {
+  if (port_created) {
+    if (Status s = ports_.deletePort(id); !s.isOk())
+      kLog.warn(fmt::format("[port {}]", id), "undo: {}", s.toString());
+  }
+  if (vfs_created && pairs_) {
+    if (Status s = pairs_->deletePort(id); !s.isOk())
+      kLog.warn(fmt::format("[port {}]", id), "undo: VFs: {}", s.toString());
+  }
+}
+
+Status LagController::createPort(PortSettings settings) {
+  const std::string id = settings.id;
+  if (indexes_.count(id)) return alreadyExists("port " + id + " is already in the LAG");
+  bool vfs_created = false;
+  if (pairs_) {
+    auto pair = pairs_->createPort(id, vfConfigOf(settings));
+    if (!pair.isOk()) return pair.status().withContext("port " + id + ": backing VFs");
+    vfs_created = true;
+    settings.uplink_devargs.resize(pair->vfs.size());
+    for (size_t m = 0; m < pair->vfs.size(); ++m) {
+      std::string devargs = pair->vfs[m].devargs;
+      if (settings.queue_pairs > 1) devargs += fmt::format(",qpairs={}", settings.queue_pairs);
+      settings.uplink_devargs[m] = devargs;
+      kLog.info(fmt::format("[port {}]", id), "member {}: software VF {} ({})", member_names_[m],
+                pair->vfs[m].netdev, devargs);
+    }
+  }
+  if (Status s = ports_.createPort(settings); !s.isOk()) {
+    undoPort(id, false, vfs_created);
+    return s;
+  }
+  lag::RuntimePortSpec spec;
+  spec.name = id;
+  spec.allowed_macs = settings.allowed_macs;
+  spec.vlan = settings.vlan;
+  spec.pin = pinOf(config_.lag, id);
+  auto index = runtime_->addPort(spec);
+  if (!index.isOk()) {
+    undoPort(id, true, vfs_created);
+    return index.status().withContext("port " + id + ": LAG");
+  }
+  ids_[*index] = id;
+  indexes_[id] = *index;
+  order_.push_back(id);
+  // The placement decision ran inside addPort, before the index was known
+  // here: apply it now.
+  onSwitch(*index, runtime_->group().portMember(*index));
+  return okStatus();
+}
+
+Status LagController::deletePort(std::string_view id_view) {
+  const std::string id(id_view);
+  auto it = indexes_.find(id);
+  if (it == indexes_.end()) return notFound("port " + id + " is not in the LAG");
+  const lag::PortIndex index = it->second;
+  if (Status s = runtime_->removePort(index); !s.isOk())
+    kLog.warn(fmt::format("[port {}]", id), "LAG: {}", s.toString());
+  ids_.erase(index);
+  indexes_.erase(it);
+  order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
+  Status result = ports_.deletePort(id);
+  if (pairs_) {
+    if (Status s = pairs_->deletePort(id); !s.isOk() && result.isOk()) result = s;
+  }
+  return result;
+}
+
+void LagController::closeAll() {
+  while (!order_.empty()) {
+    const std::string id = order_.back();
+    if (Status s = deletePort(id); !s.isOk())
+      kLog.warn(fmt::format("[port {}]", id), "delete: {}", s.toString());
+  }
+}
+
+void LagController::onSwitch(lag::PortIndex port, lag::MemberId to) {
+  auto it = ids_.find(port);
+  if (it == ids_.end()) return;  // inside addPort: createPort applies it
+  if (Status s = ports_.setActiveMember(it->second, to); !s.isOk())
+    kLog.error(fmt::format("[port {}]", it->second), "switch to {}: {}",
+               memberLabel(member_names_, to), s.toString());
+}
+
+bool LagController::onSend(lag::MemberId member, lag::PortIndex port,
+                           std::span<const uint8_t> frame) {
+  auto it = ids_.find(port);
+  if (it == ids_.end()) return false;
+  std::vector<std::vector<uint8_t>> frames{std::vector<uint8_t>(frame.begin(), frame.end())};
+  return ports_.sendOnMember(it->second, member, frames).isOk();
+}
+
+void LagController::onFailover(const lag::FailoverRecord& r) {
+  ++failover_count_;
+  failovers_.push_back(r);
+  while (failovers_.size() > kFailoverHistory) failovers_.pop_front();
+  kLog.info("", "{}", formatFailover(r, member_names_));
+}
+
+void LagController::onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) {
+  auto it = indexes_.find(port.id);
+  if (it == indexes_.end()) return;
+  runtime_->observe(it->second,
+                    dir == Direction::kFromGuest ? lag::FrameDirection::kFromGuest
+                                                 : lag::FrameDirection::kToGuest,
+                    std::span<const uint8_t>(frame.data, frame.len));
+}
+
+std::string LagController::renderStats() const {
+  std::string out;
+  const std::string text = runtime_->group().snapshot().toText();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end > pos) out += "lag " + text.substr(pos, end - pos) + "\n";
+    pos = end + 1;
+  }
+  out += fmt::format("lag failovers {}\n", failover_count_);
+  uint64_t seq = failover_count_ - failovers_.size();
+  for (const auto& r : failovers_) {
+    out += fmt::format(
+        "failover {} port {} from {} to {} reason {} switched_us {} first_frame_us {} frames {}\n",
+        ++seq, r.port_name, memberLabel(member_names_, r.from), memberLabel(member_names_, r.to),
+        lag::decisionReasonName(r.reason), micros(r.switched_at, r.cause_seen_at),
+        micros(r.first_frame_at, r.cause_seen_at), r.frames_announced);
+  }
+  return out;
+}
+
+}  // namespace vfo::vhost
