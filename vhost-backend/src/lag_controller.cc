@@ -129,7 +129,7 @@ sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) 
   for (const auto& p : ports) desired[p.id] = vfConfigOf(p);
   sriov::AdoptReport r = pairs_->adopt(desired);
   for (const auto& a : r.adopted) kLog.info("", "software VF adopted: {}", a);
-  for (const auto& a : r.configured) kLog.info("", "software VF completed: {}", a);
+  for (const auto& a : r.configured) kLog.info("", "software VF configured: {}", a);
   for (const auto& a : r.foreign)
     kLog.warn("", "software VF of no configured port left alone: {}", a);
   for (const auto& a : r.failed) kLog.warn("", "software VF adoption failed: {}", a);
