@@ -163,9 +163,23 @@ class BackgroundPing {
  public:
   BackgroundPing(const Lab& lab, const std::string& ip, int count, const std::string& interval,
                  const std::string& log)
-      : proc_(std::vector<std::string>{"ip", "netns", "exec", lab.remoteNs(), "ping", "-n", "-i",
-                                       interval, "-c", std::to_string(count), "-W", "1", ip},
+      : proc_(std::vector<std::string>{"ip", "netns", "exec", lab.remoteNs(), "ping", "-n", "-D",
+                                       "-i", interval, "-c", std::to_string(count), "-W", "1", ip},
               log) {}
+  // The longest time without a reply between two replies, in ms (the outage
+  // as the remote host saw it), from ping's -D timestamps.
+  double longestGapMs() const {
+    static const std::regex line(R"(\[(\d+\.\d+)\] \d+ bytes from)");
+    const std::string log = proc_.log();
+    double prev = -1, gap = 0;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
+         ++it) {
+      const double t = std::stod((*it)[1]);
+      if (prev >= 0) gap = std::max(gap, (t - prev) * 1000.0);
+      prev = t;
+    }
+    return gap;
+  }
   // Waits until reply `seq` was printed.
   bool waitSeq(int seq, std::chrono::milliseconds timeout) {
     const std::string needle = "icmp_seq=" + std::to_string(seq) + " ";
@@ -246,9 +260,10 @@ TEST_F(FailoverItest, ActiveBackupCutKeepsPingsFlowingAndFailsBack) {
   ASSERT_GT(cut.transmitted, 3000) << cut.run.out;
   const int lost = cut.transmitted - cut.received;
   std::printf(
-      "active-backup cut pf0: %d of %d pings lost at 1 ms; ToR fdb showed the guest on "
-      "tor-p1 %.1f ms after vfo-lab cut was called\n",
-      lost, cut.transmitted, std::chrono::duration<double, std::milli>(relearned_after).count());
+      "active-backup cut pf0: %d of %d pings lost at 1 ms, longest gap between replies "
+      "%.1f ms; ToR fdb showed the guest on tor-p1 %.1f ms after vfo-lab cut was called\n",
+      lost, cut.transmitted, ping.longestGapMs(),
+      std::chrono::duration<double, std::milli>(relearned_after).count());
   EXPECT_LE(lost, 10) << "more than a handful of pings lost";
 
   const std::string stats = vfod_->stats();
@@ -344,6 +359,8 @@ TEST_F(FailoverItest, BalanceVmMovesOnlyThePortsOfTheCutMember) {
   EXPECT_TRUE(waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(1); }, 5s, 1ms));
   const PingResult r1 = p1.finish(30s);
   const PingResult r2 = p2.finish(30s);
+  std::printf("balance-vm: longest gap between replies vm1 %.1f ms, vm2 %.1f ms\n",
+              p1.longestGapMs(), p2.longestGapMs());
   std::printf(
       "balance-vm cut pf0: vm1 (moved) lost %d of %d, vm2 (stayed) lost %d of %d "
       "(2 ms interval)\n",
@@ -364,6 +381,73 @@ TEST_F(FailoverItest, BalanceVmMovesOnlyThePortsOfTheCutMember) {
   EXPECT_EQ(vfod_->activeMember("vm2"), "pf1");
   EXPECT_TRUE(lab_->ping(lab_->remoteNs(), kGuestIp, 5, 10ms).allReceived());
   EXPECT_TRUE(lab_->ping(lab_->remoteNs(), kGuest2Ip, 5, 10ms).allReceived());
+}
+
+TEST_F(FailoverItest, SilentPathFailureIsFoundByProbesAndTheTorRelearnsFromTheAnnounce) {
+  // ARP probes every 50 ms from each member to the remote host; 3 missed
+  // intervals fail a member whose carrier is still up.
+  vfod_ = std::make_unique<VfodProcess>(
+      *lab_, dir_,
+      std::string("  primary: \"pf0\"\n  probe { target: \"") + Lab::kRemoteIp +
+          "\" interval { nanos: 50000000 } missed_max: 3 }\n",
+      std::string("ports { id: \"vm1\" mac: \"") + kGuestMac + "\" }\n");
+  {
+    RunResult r = sh("sed -i 's|name: \"pf0\" netdev: \"" + lab_->pf(0) +
+                     "\"|& probe_source_ip: \"198.18.0.240\" probe_source_mac: "
+                     "\"02:00:00:5c:00:f0\"|; s|name: \"pf1\" netdev: \"" +
+                     lab_->pf(1) +
+                     "\"|& probe_source_ip: \"198.18.0.241\" probe_source_mac: "
+                     "\"02:00:00:5c:00:f1\"|' " +
+                     dir_ + "/vfod.textproto");
+    ASSERT_TRUE(r.ok()) << r.describe();
+  }
+  ASSERT_TRUE(vfod_->start());
+  guests_.push_back(startGuest(vfod_->socket("vm1"), kGuestMac, dir_));
+  ASSERT_TRUE(answers(kGuestIp)) << vfod_->stats() << vfod_->log();
+  ASSERT_TRUE(waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(0); }, 5s));
+  // The probes are answered: both members stay healthy (well past 3 intervals).
+  ASSERT_TRUE(waitFor([&] { return lab_->fdbPortOf("02:00:00:5c:00:f1") == lab_->torPort(1); }, 5s))
+      << "no probe left pf1";
+  const PingResult steady = lab_->ping(lab_->remoteNs(), kGuestIp, 30, 20ms);
+  EXPECT_TRUE(steady.allReceived()) << steady.run.out;
+  EXPECT_EQ(vfod_->activeMember("vm1"), "pf0");
+  EXPECT_EQ(vfod_->log().find("path dead"), std::string::npos) << vfod_->log();
+
+  BackgroundPing ping(*lab_, kGuestIp, 3000, "0.001", dir_ + "/ping-blackhole.log");
+  ASSERT_TRUE(ping.waitSeq(500, 10s));
+  const auto hole_at = std::chrono::steady_clock::now();
+  lab_->blackhole(0);
+  // The ToR keeps the guest MAC on tor-p0 (carrier is up, nothing flushes
+  // it); only vfod's announce on pf1 can move it.
+  const bool moved =
+      waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(1); }, 5s, 1ms);
+  const double moved_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - hole_at).count();
+  EXPECT_TRUE(moved) << "ToR did not relearn the guest on tor-p1\n" << vfod_->log();
+  EXPECT_TRUE(lab_->carrier(0)) << "a blackhole keeps the carrier";
+  const PingResult r = ping.finish(30s);
+  const int lost = r.transmitted - r.received;
+  const double gap = ping.longestGapMs();
+  std::printf(
+      "blackhole pf0 (probes 50 ms x 3): ToR relearned the guest on tor-p1 %.1f ms after "
+      "the blackhole; %d of %d pings lost at 1 ms, longest gap between replies %.1f ms\n",
+      moved_ms, lost, r.transmitted, gap);
+  // Detection takes 3 missed intervals: 100-150 ms after the last answered
+  // probe, plus the announce.
+  EXPECT_GE(gap, 90.0) << "the outage cannot be shorter than two probe intervals";
+  EXPECT_LE(gap, 400.0) << "detection took longer than 3 missed 50 ms intervals allow";
+  EXPECT_EQ(vfod_->activeMember("vm1"), "pf1");
+  EXPECT_NE(vfod_->log().find("[member pf0] probe verdict: path dead"), std::string::npos);
+  EXPECT_TRUE(failoverLine(vfod_->stats(), "vm1", "pf0", "pf1", "member-down").has_value())
+      << vfod_->stats();
+
+  // Healed: the probes are answered again, the port returns to pf0 and the
+  // ToR relearns it there.
+  lab_->heal(0);
+  EXPECT_TRUE(waitFor([&] { return vfod_->activeMember("vm1") == "pf0"; }, 10s, 20ms))
+      << vfod_->log();
+  EXPECT_TRUE(waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(0); }, 5s, 5ms));
+  EXPECT_TRUE(lab_->ping(lab_->remoteNs(), kGuestIp, 10, 10ms).allReceived());
 }
 
 }  // namespace

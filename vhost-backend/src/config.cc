@@ -552,6 +552,56 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
         return v.error({{"lag"}, {"vf_provider"}},
                        fmt::format("unknown provider {}", int(l.vf_provider())));
     }
+    if (l.has_probe()) {
+      const auto& pr = l.probe();
+      ProbeSettings ps;
+      if (pr.target().empty())
+        return v.error({{"lag"}, {"probe"}, {"target"}}, "is required (the IPv4 address to probe)");
+      auto target = Ipv4Address::parse(pr.target());
+      if (!target.isOk())
+        return v.error({{"lag"}, {"probe"}, {"target"}}, target.status().message());
+      ps.target = *target;
+      if (pr.has_interval()) {
+        auto d = durationFrom(pr.interval());
+        if (!d.isOk()) return v.error({{"lag"}, {"probe"}, {"interval"}}, d.status().message());
+        if (*d < Duration(1ms) || *d > Duration(std::chrono::hours(1)))
+          return v.error({{"lag"}, {"probe"}, {"interval"}},
+                         formatDuration(*d) + " is out of range 1 ms..1 h");
+        ps.interval = *d;
+      }
+      if (pr.missed_max() != 0) {
+        if (pr.missed_max() > 255)
+          return v.error({{"lag"}, {"probe"}, {"missed_max"}},
+                         fmt::format("{} is out of range 1..255", pr.missed_max()));
+        ps.missed_max = pr.missed_max();
+      }
+      for (int i = 0; i < l.members_size(); ++i) {
+        const auto& m = l.members(i);
+        if (m.netdev().empty())
+          return v.error({{"lag"}, {"members", i}, {"netdev"}},
+                         "is required with lag.probe (probes leave through it)");
+        if (m.probe_source_ip().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}},
+                         "is required with lag.probe");
+        auto ip = Ipv4Address::parse(m.probe_source_ip());
+        if (!ip.isOk())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}}, ip.status().message());
+        if (m.probe_source_mac().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_mac"}},
+                         "is required with lag.probe");
+        auto mac = MacAddress::parseUnicast(m.probe_source_mac());
+        if (!mac.isOk())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_mac"}}, mac.status().message());
+        out.lag.members[size_t(i)].probe_ip = *ip;
+        out.lag.members[size_t(i)].probe_mac = *mac;
+      }
+      out.lag.probe = ps;
+    } else {
+      for (int i = 0; i < l.members_size(); ++i)
+        if (!l.members(i).probe_source_ip().empty() || !l.members(i).probe_source_mac().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}},
+                         "probe sources need lag.probe");
+    }
     if (l.software_vf_capacity() != 0) {
       if (l.software_vf_capacity() > 4096)
         return v.error({{"lag"}, {"software_vf_capacity"}},

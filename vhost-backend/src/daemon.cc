@@ -23,6 +23,7 @@
 #include "vfo/vhost/eal_dpdk_control.h"
 #include "vfo/vhost/lag_controller.h"
 #include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/probe_channel.h"
 #include "vfo/vhost/relay.h"
 
 namespace vfo::vhost {
@@ -212,6 +213,7 @@ class Daemon {
     }
     vf_provider_.reset();
     vf_socket_.reset();
+    probe_channel_.reset();
     link_socket_.reset();
     relay->reset();
     std::filesystem::remove(pidFilePath(config_));
@@ -230,9 +232,14 @@ class Daemon {
       VFO_RETURN_IF_ERROR(sriov::SoftwareVfProvider::validate(o));
       vf_provider_ = std::make_unique<sriov::SoftwareVfProvider>(*vf_socket_, o);
     }
+    if (config_.lag.probe) {
+      std::vector<std::string> netdevs;
+      for (const auto& m : config_.lag.members) netdevs.push_back(m.netdev);
+      VFO_ASSIGN_OR_RETURN(probe_channel_, PacketProbeChannel::open(netdevs));
+    }
     VFO_ASSIGN_OR_RETURN(
         auto lag, LagController::create(config_, ports, link_socket_.get(), vf_provider_.get(),
-                                        MonotonicClock::instance()));
+                                        MonotonicClock::instance(), probe_channel_.get()));
     VFO_RETURN_IF_ERROR(lag->start());
     // Consume the initial link dump before any port exists, so ports are
     // placed on a member whose state is known (and a port is not "moved" out
@@ -252,7 +259,11 @@ class Daemon {
     const auto interval = config_.datapath.stats_interval;
     auto next_stats = Clock::now() + interval;
     for (;;) {
-      std::array<pollfd, 2> pfd{pollfd{sfd, POLLIN, 0}, pollfd{lag.fd(), POLLIN, 0}};
+      // [0] signals, [1] the runtime's rtnetlink socket, [2..] probe sockets.
+      std::vector<pollfd> pfd{pollfd{sfd, POLLIN, 0}, pollfd{lag.fd(), POLLIN, 0}};
+      if (probe_channel_)
+        for (lag::MemberId m = 0; m < config_.lag.members.size(); ++m)
+          pfd.push_back(pollfd{probe_channel_->fd(m), POLLIN, 0});
       // At most 10 ms: the learner rings are drained at least this often;
       // earlier when a LAG timer (delay, announce burst) is due.
       int timeout_ms = 10;
@@ -262,11 +273,13 @@ class Daemon {
             due - clock.now() + std::chrono::microseconds(999));
         timeout_ms = int(std::clamp<int64_t>(left.count(), 0, 10));
       }
-      const int n = ::poll(pfd.data(), pfd[1].fd >= 0 ? 2 : 1, timeout_ms);
+      const int n = ::poll(pfd.data(), nfds_t(pfd.size()), timeout_ms);
       if (n > 0 && (pfd[1].revents & (POLLIN | POLLERR))) {
         if (Status s = lag.onReadable(clock.now()); !s.isOk())
           kLog.warn("", "link monitor: {}", s.toString());
       }
+      for (size_t i = 2; n > 0 && i < pfd.size(); ++i)
+        if (pfd[i].revents & POLLIN) lag.onProbeReadable(lag::MemberId(i - 2), clock.now());
       if (clock.now() >= lag.nextDeadline()) {
         if (Status s = lag.onTick(clock.now()); !s.isOk()) kLog.warn("", "lag: {}", s.toString());
       }
@@ -321,6 +334,7 @@ class Daemon {
   sriov::DirectorySysfsIo proc_sys_{"/proc/sys"};           // software VFs: disable_ipv6
   std::unique_ptr<netlink::RtNetlinkSocket> link_socket_;   // carrier notifications
   std::unique_ptr<netlink::RtNetlinkSocket> vf_socket_;     // software VF requests
+  std::unique_ptr<PacketProbeChannel> probe_channel_;       // path probes, if configured
   std::unique_ptr<sriov::SoftwareVfProvider> vf_provider_;  // software VFs, if configured
 };
 

@@ -6,6 +6,8 @@
 
 #include "vfo/base/log.h"
 #include "vfo/lag/decision_event.h"
+#include "vfo/lag/frame_parser.h"
+#include "vfo/lag/frames.h"
 
 namespace vfo::vhost {
 
@@ -39,7 +41,7 @@ StatusOr<lag::LagRuntimeConfig> lagRuntimeConfigOf(const LagSettings& s) {
   c.lag.mode =
       s.mode == LagModeSetting::kBalanceVm ? lag::LagMode::kBalanceVm : lag::LagMode::kActiveBackup;
   for (const auto& m : s.members) {
-    c.lag.members.push_back(lag::MemberConfig{m.name, 0, false});
+    c.lag.members.push_back(lag::MemberConfig{m.name, 0, s.probe.has_value()});
     c.member_netdevs.push_back(m.netdev.empty() ? m.name : m.netdev);
   }
   if (c.lag.mode == lag::LagMode::kActiveBackup && s.primary < s.members.size())
@@ -87,11 +89,9 @@ LagController::LagController(const VfodConfig& config, PortManager& ports, const
 
 LagController::~LagController() = default;
 
-StatusOr<std::unique_ptr<LagController>> LagController::create(const VfodConfig& config,
-                                                               PortManager& ports,
-                                                               netlink::NetlinkSocket* links,
-                                                               sriov::VfProvider* vfs,
-                                                               const Clock& clock) {
+StatusOr<std::unique_ptr<LagController>> LagController::create(
+    const VfodConfig& config, PortManager& ports, netlink::NetlinkSocket* links,
+    sriov::VfProvider* vfs, const Clock& clock, ProbeChannel* probes) {
   VFO_ASSIGN_OR_RETURN(lag::LagRuntimeConfig rc, lagRuntimeConfigOf(config.lag));
   const bool software = config.lag.vf_provider == VfProviderSetting::kSoftware;
   if (software && vfs == nullptr)
@@ -109,6 +109,21 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(const VfodConfig&
   };
   VFO_ASSIGN_OR_RETURN(self->runtime_,
                        lag::LagRuntime::create(std::move(rc), clock, links, nullptr, cb));
+  if (config.lag.probe) {
+    if (probes == nullptr) return invalidArgument("lag.probe: probing needs a probe channel");
+    self->probe_channel_ = probes;
+    lag::ProbeMonitor::Callbacks pcb;
+    pcb.send_probe = [me](lag::MemberId m, const lag::ProbeAddress& t, lag::ProbeKind) {
+      me->sendProbe(m, t);
+    };
+    pcb.on_verdict = [me](lag::MemberId m, bool alive, TimePoint seen_at) {
+      kLog.info(fmt::format("[member {}]", me->member_names_[m]), "probe verdict: path {}",
+                alive ? "alive" : "dead");
+      if (Status s = me->runtime_->group().onProbeVerdict(m, alive, seen_at); !s.isOk())
+        kLog.warn("", "probe verdict: {}", s.toString());
+    };
+    self->probe_ = std::make_unique<lag::ProbeMonitor>(pcb);
+  }
   if (software) {
     sriov::PairGroupConfig pc;
     pc.name = config.lag.name;
@@ -120,7 +135,54 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(const VfodConfig&
 }
 
 Status LagController::start() {
-  return runtime_->start();
+  VFO_RETURN_IF_ERROR(runtime_->start());
+  if (!probe_) return okStatus();
+  const auto& pc = *config_.lag.probe;
+  const TimePoint now = clock_.now();
+  for (size_t m = 0; m < member_names_.size(); ++m) {
+    lag::ProbeMemberConfig c;
+    c.member = lag::MemberId(m);
+    c.targets = {lag::ProbeAddress::v4(pc.target.bytes())};
+    c.interval = pc.interval;
+    c.missed_max = pc.missed_max;
+    VFO_RETURN_IF_ERROR(probe_->addMember(c, now));
+    // The monitor starts a member alive without an event; the group must
+    // hear it, or a probing member would never become healthy.
+    VFO_RETURN_IF_ERROR(runtime_->group().onProbeVerdict(lag::MemberId(m), true, now));
+  }
+  return okStatus();
+}
+
+TimePoint LagController::nextDeadline() const {
+  TimePoint d = runtime_->nextDeadline();
+  if (probe_) d = std::min(d, probe_->nextDeadline());
+  return d;
+}
+
+Status LagController::onTick(TimePoint now) {
+  if (probe_) probe_->onTick(now);
+  return runtime_->onTick(now);
+}
+
+void LagController::sendProbe(lag::MemberId member, const lag::ProbeAddress& target) {
+  const MemberSettings& ms = config_.lag.members[member];
+  auto frame = lag::buildArpRequest(ms.probe_mac, ms.probe_ip,
+                                    Ipv4Address::fromBytes(target.data()), lag::kNoVlan);
+  if (!frame.isOk() || !probe_channel_->send(member, *frame))
+    kLog.debug(fmt::format("[member {}]", member_names_[member]), "probe not sent");
+}
+
+void LagController::onProbeReadable(lag::MemberId member, TimePoint now) {
+  if (!probe_ || member >= member_names_.size()) return;
+  const auto& probe_mac = config_.lag.members[member].probe_mac.bytes();
+  probe_channel_->drain(member, [&](std::span<const uint8_t> frame) {
+    if (frame.size() < 14 || !std::equal(probe_mac.begin(), probe_mac.end(), frame.begin()))
+      return;  // not addressed to this member's probe MAC
+    const lag::ParsedFrame p = lag::parseAddressFrame(frame);
+    if (p.verdict != lag::ParseVerdict::kAddress || p.source != lag::AddressSource::kArpReply)
+      return;
+    probe_->onReply(member, lag::ProbeAddress::v4(p.binding.ipv4.bytes()), now);
+  });
 }
 
 sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) {

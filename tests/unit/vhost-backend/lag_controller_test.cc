@@ -127,6 +127,75 @@ ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "000
               "ports[0].uplinks[0]", "software VFs");
 }
 
+TEST(LagConfigTranslation, ProbesNeedATargetAndPerMemberSources) {
+  auto c = parse(R"(lag {
+  probe { target: "198.18.0.100" interval { nanos: 50000000 } missed_max: 3 }
+  members { name: "pf0" netdev: "eth0" probe_source_ip: "198.18.0.240"
+            probe_source_mac: "02:00:00:00:00:f0" }
+})");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ASSERT_TRUE(c->lag.probe.has_value());
+  EXPECT_EQ(c->lag.probe->target.toString(), "198.18.0.100");
+  EXPECT_EQ(c->lag.probe->interval, Duration(50ms));
+  EXPECT_EQ(c->lag.probe->missed_max, 3u);
+  EXPECT_EQ(c->lag.members[0].probe_mac.toString(), "02:00:00:00:00:f0");
+  auto rc = lagRuntimeConfigOf(c->lag);
+  ASSERT_TRUE(rc.isOk());
+  EXPECT_TRUE(rc->lag.members[0].probing) << "a probed member is healthy only while answered";
+
+  expectError(R"(lag { probe { target: "198.18.0.100" } members { name: "pf0" netdev: "eth0" } })",
+              "lag.members[0].probe_source_ip", "is required with lag.probe");
+  expectError(R"(lag { probe { target: "198.18.0.300" } members { name: "pf0" netdev: "eth0" } })",
+              "lag.probe.target", "198.18.0.300");
+  expectError(R"(lag { probe { target: "198.18.0.100" interval { } }
+                       members { name: "pf0" netdev: "eth0" } })",
+              "lag.probe.interval", "out of range 1 ms..1 h");
+  expectError(R"(lag { probe { target: "198.18.0.100" missed_max: 256 }
+                       members { name: "pf0" netdev: "eth0" } })",
+              "lag.probe.missed_max", "out of range 1..255");
+  expectError(R"(lag { probe { target: "198.18.0.100" }
+                       members { name: "pf0" netdev: "eth0" probe_source_ip: "198.18.0.240"
+                                 probe_source_mac: "01:00:5e:00:00:01" } })",
+              "lag.members[0].probe_source_mac", "multicast");
+  expectError(R"(lag { members { name: "pf0" probe_source_ip: "198.18.0.240" } })",
+              "lag.members[0].probe_source_ip", "need lag.probe");
+}
+
+// Probe endpoints in memory: what vfod sent per member, replies queued by
+// the test.
+class FakeProbeChannel : public ProbeChannel {
+ public:
+  int fd(lag::MemberId) const override { return -1; }
+  bool send(lag::MemberId m, std::span<const uint8_t> f) override {
+    sent[m].emplace_back(f.begin(), f.end());
+    return true;
+  }
+  void drain(lag::MemberId m, const std::function<void(std::span<const uint8_t>)>& fn) override {
+    for (const auto& f : replies[m]) fn(f);
+    replies[m].clear();
+  }
+  std::map<lag::MemberId, std::vector<std::vector<uint8_t>>> sent;
+  std::map<lag::MemberId, std::vector<std::vector<uint8_t>>> replies;
+};
+
+// An ARP reply from `ip`/`mac` to the probe `to_mac`/`to_ip`.
+std::vector<uint8_t> arpReply(const std::string& mac, const std::string& ip,
+                              const std::string& to_mac, const std::string& to_ip) {
+  const auto m = MacAddress::parse(mac)->bytes();
+  const auto t = MacAddress::parse(to_mac)->bytes();
+  const auto a = Ipv4Address::parse(ip)->bytes();
+  const auto b = Ipv4Address::parse(to_ip)->bytes();
+  std::vector<uint8_t> f(t.begin(), t.end());
+  f.insert(f.end(), m.begin(), m.end());
+  f.insert(f.end(), {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02});
+  f.insert(f.end(), m.begin(), m.end());
+  f.insert(f.end(), a.begin(), a.end());
+  f.insert(f.end(), t.begin(), t.end());
+  f.insert(f.end(), b.begin(), b.end());
+  f.resize(60, 0);
+  return f;
+}
+
 // The wiring: PortManager on fake DPDK, software VFs from a fake provider,
 // the kernel played through a fake rtnetlink socket, virtual time.
 class LagControllerTest : public ::testing::Test {
@@ -141,7 +210,7 @@ class LagControllerTest : public ::testing::Test {
     vfs_.addPf("eth0", 4);
     vfs_.addPf("eth1", 4);
     sock_.setDumpReply(RTM_GETLINK, {lag::msg(lag::up(10, "eth0")), lag::msg(lag::up(11, "eth1"))});
-    auto lc = LagController::create(config_, *pm_, &sock_, &vfs_, clock_);
+    auto lc = LagController::create(config_, *pm_, &sock_, &vfs_, clock_, &probes_);
     ASSERT_TRUE(lc.isOk()) << lc.status().toString();
     lc_ = std::move(*lc);
     ASSERT_TRUE(lc_->start().isOk());
@@ -194,6 +263,7 @@ class LagControllerTest : public ::testing::Test {
   sriov::testing::FakeVfProvider vfs_;
   FakeClock clock_{TimePoint{1000s}};
   netlink::FakeNetlinkSocket sock_{clock_};
+  FakeProbeChannel probes_;
   std::unique_ptr<LagController> lc_;
 };
 
@@ -313,6 +383,67 @@ TEST_F(LagControllerTest, DeleteResetsTheVfsAndAdoptionKeepsExistingOnes) {
   EXPECT_TRUE(vfs_.inUse().empty());
   EXPECT_TRUE(dp_.ports.empty());
   EXPECT_EQ(lc_->deletePort("vm1").code(), StatusCode::kNotFound);
+}
+
+TEST_F(LagControllerTest, ASilentPathIsFoundByProbesAndThePortMoves) {
+  make(R"(lag {
+  vf_provider: VF_PROVIDER_SOFTWARE
+  probe { target: "198.18.0.100" interval { nanos: 100000000 } missed_max: 2 }
+  members { name: "pf0" netdev: "eth0" probe_source_ip: "198.18.0.240"
+            probe_source_mac: "02:00:00:00:00:f0" }
+  members { name: "pf1" netdev: "eth1" probe_source_ip: "198.18.0.241"
+            probe_source_mac: "02:00:00:00:00:f1" }
+})");
+  ASSERT_TRUE(lc_->createPort(port("vm1", "52:54:00:00:00:01")).isOk());
+  EXPECT_EQ(steeredTo("vm1"), 0u) << "probing members start healthy";
+  const auto answer = [&](lag::MemberId m) {
+    const char* mac = m == 0 ? "02:00:00:00:00:f0" : "02:00:00:00:00:f1";
+    const char* ip = m == 0 ? "198.18.0.240" : "198.18.0.241";
+    probes_.replies[m].push_back(arpReply("02:00:00:00:00:64", "198.18.0.100", mac, ip));
+    lc_->onProbeReadable(m, clock_.now());
+  };
+  // Every interval each member sends an ARP request for the target from its
+  // probe MAC and IP.
+  runFor(1ms);
+  ASSERT_EQ(probes_.sent[0].size(), 1u);
+  ASSERT_EQ(probes_.sent[1].size(), 1u);
+  auto parsed = lag::parseAddressFrame(probes_.sent[1][0]);
+  EXPECT_EQ(parsed.source, lag::AddressSource::kArpRequest);
+  EXPECT_EQ(parsed.binding.mac.toString(), "02:00:00:00:00:f1");
+  EXPECT_EQ(parsed.binding.ipv4.toString(), "198.18.0.241");
+  EXPECT_EQ(probes_.sent[1][0][0], 0xff) << "broadcast";
+
+  // Both answered for a while: nothing moves.
+  for (int i = 0; i < 5; ++i) {
+    answer(0);
+    answer(1);
+    runFor(100ms);
+  }
+  EXPECT_EQ(steeredTo("vm1"), 0u);
+  // A reply from another address does not count.
+  probes_.replies[0].push_back(
+      arpReply("02:00:00:00:00:65", "198.18.0.101", "02:00:00:00:00:f0", "198.18.0.240"));
+  lc_->onProbeReadable(0, clock_.now());
+  EXPECT_EQ(lc_->probes()->stats().foreign_replies, 1u);
+  // pf0's path dies silently (carrier stays up): after 2 missed intervals
+  // the port moves to pf1 and is announced there.
+  dp_.sent.clear();
+  for (int i = 0; i < 3; ++i) {
+    answer(1);
+    runFor(100ms);
+  }
+  EXPECT_EQ(steeredTo("vm1"), 1u);
+  ASSERT_FALSE(lc_->failovers().empty());
+  EXPECT_EQ(lc_->failovers().back().reason, lag::DecisionReason::kMemberDown);
+  ASSERT_FALSE(dp_.sent.empty());
+  EXPECT_EQ(dp_.sent[0].first, 1u);
+  // The path heals: pf0 answers again and the port returns (failback).
+  for (int i = 0; i < 3; ++i) {
+    answer(0);
+    answer(1);
+    runFor(100ms);
+  }
+  EXPECT_EQ(steeredTo("vm1"), 0u);
 }
 
 }  // namespace

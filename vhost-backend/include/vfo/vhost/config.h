@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/ip_address.h"
 #include "vfo/base/log.h"
 #include "vfo/base/mac_address.h"
 #include "vfo/base/status.h"
@@ -97,6 +98,15 @@ struct MemberSettings {
   std::string name;    // unique in the LAG, used in logs and stats
   std::string netdev;  // the PF netdev: watched carrier, default uplink / VF parent; empty = none
   std::vector<std::string> pinned_ports{};  // balance-vm: port ids pinned to this member
+  Ipv4Address probe_ip{};                   // lag.probe: sender IP of this member's probes
+  MacAddress probe_mac{};                   // lag.probe: sender MAC of this member's probes
+};
+
+// ARP probing of every member's path (LagSettings::probe).
+struct ProbeSettings {
+  Ipv4Address target;                                  // asked for by every member's probes
+  Duration interval = std::chrono::milliseconds(100);  // probe interval
+  uint32_t missed_max = 2;  // intervals without a reply before the member fails
 };
 
 // LAG decision modes vfod supports (lag-core's LagMode subset).
@@ -125,6 +135,7 @@ struct LagSettings {
   std::optional<Duration> vm_failback_delay = kDefaultVmFailbackDelay;  // nullopt = stay
   VfProviderSetting vf_provider = VfProviderSetting::kNetdev;           // backing VFs
   uint32_t software_vf_capacity = kDefaultSoftwareVfCapacity;           // macvlan slots per member
+  std::optional<ProbeSettings> probe;  // path probing; nullopt = carrier alone decides
 };
 
 struct PortSettings {

@@ -29,11 +29,13 @@
 #include "vfo/base/clock.h"
 #include "vfo/base/status.h"
 #include "vfo/lag/lag_runtime.h"
+#include "vfo/lag/probe_monitor.h"
 #include "vfo/netlink/netlink_socket.h"
 #include "vfo/sriov/vf_pairs.h"
 #include "vfo/sriov/vf_provider.h"
 #include "vfo/vhost/config.h"
 #include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/probe_channel.h"
 #include "vfo/vhost/relay.h"
 
 namespace vfo::vhost {
@@ -61,13 +63,14 @@ class LagController final : public LearnerSink {
  public:
   // `links`: the rtnetlink socket the runtime watches carrier on (vfod: a
   // real RtNetlinkSocket; tests: a fake). `vfs`: the VF provider when
-  // lag.vf_provider is software, else null. Both, `ports` and `clock` must
+  // lag.vf_provider is software, else null. `probes`: where ARP probes go
+  // when lag.probe is set, else null. All of them, `ports` and `clock` must
   // outlive the controller.
   static StatusOr<std::unique_ptr<LagController>> create(const VfodConfig& config,
                                                          PortManager& ports,
                                                          netlink::NetlinkSocket* links,
-                                                         sriov::VfProvider* vfs,
-                                                         const Clock& clock);
+                                                         sriov::VfProvider* vfs, const Clock& clock,
+                                                         ProbeChannel* probes = nullptr);
   ~LagController() override;
   LagController(const LagController&) = delete;
   LagController& operator=(const LagController&) = delete;
@@ -88,11 +91,16 @@ class LagController final : public LearnerSink {
   // Deletes every port created here, newest first.
   void closeAll();
 
-  // Driven by the control loop.
+  // Driven by the control loop: the runtime's rtnetlink fd, the probe
+  // channel's fds (onProbeReadable) and one deadline for every timer.
   int fd() const { return runtime_->fd(); }
-  TimePoint nextDeadline() const { return runtime_->nextDeadline(); }
+  TimePoint nextDeadline() const;
   Status onReadable(TimePoint now) { return runtime_->onReadable(now); }
-  Status onTick(TimePoint now) { return runtime_->onTick(now); }
+  Status onTick(TimePoint now);
+  // Replies on `member`'s probe endpoint: ARP replies from the target to
+  // the member's probe MAC count as answers.
+  void onProbeReadable(lag::MemberId member, TimePoint now);
+  const lag::ProbeMonitor* probes() const { return probe_.get(); }
 
   // LearnerSink: copies of ARP/ND/DHCP frames go to the runtime's learner.
   void onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) override;
@@ -116,6 +124,7 @@ class LagController final : public LearnerSink {
   bool onSend(lag::MemberId member, lag::PortIndex port, std::span<const uint8_t> frame);
   void onFailover(const lag::FailoverRecord& r);
   void undoPort(const std::string& id, bool port_created, bool vfs_created);
+  void sendProbe(lag::MemberId member, const lag::ProbeAddress& target);
 
   VfodConfig config_;
   PortManager& ports_;
@@ -123,6 +132,8 @@ class LagController final : public LearnerSink {
   std::vector<std::string> member_names_;                       // by MemberId
   std::unique_ptr<lag::LagRuntime> runtime_;                    // lag-core assembled
   std::optional<sriov::VfPairManager> pairs_;                   // software VFs; empty otherwise
+  ProbeChannel* probe_channel_ = nullptr;                       // with lag.probe
+  std::unique_ptr<lag::ProbeMonitor> probe_;                    // with lag.probe
   std::map<lag::PortIndex, std::string> ids_;                   // LAG port -> port id
   std::map<std::string, lag::PortIndex, std::less<>> indexes_;  // port id -> LAG port
   std::vector<std::string> order_;                              // creation order of port ids
