@@ -74,7 +74,7 @@ class VfodProcess {
 
   bool start() {
     proc_ = std::make_unique<Process>(std::vector<std::string>{vfodBinary(), "--config", config_},
-                                      dir_ + "/vfod.log");
+                                      dir_ + "/vfod." + std::to_string(++starts_) + ".log");
     const bool up = waitFor(
         [&] {
           return !proc_->running() || proc_->log().find("vfod running:") != std::string::npos;
@@ -87,6 +87,7 @@ class VfodProcess {
     return true;
   }
   int stop() { return proc_ ? proc_->stop(10s) : 0; }
+  int kill() { return proc_ ? proc_->kill() : 0; }  // SIGKILL: a crash
   std::string log() const { return proc_ ? proc_->log() : ""; }
   std::string socket(const std::string& port) const { return dir_ + "/sock/" + port + ".sock"; }
 
@@ -116,7 +117,14 @@ class VfodProcess {
   std::string prefix_;
   std::string config_;
   std::unique_ptr<Process> proc_;
+  int starts_ = 0;
 };
+
+// Software VFs (macvlans with `mac`) on `dev`.
+int softwareVfsOn(const std::string& dev, const std::string& mac) {
+  RunResult r = sh("ip -o link show | grep '@" + dev + ":' | grep -c " + mac + " || true");
+  return std::atoi(r.out.c_str());
+}
 
 // The failover line of vfod's stats for `port` moved from -> to.
 struct FailoverLine {
@@ -289,6 +297,31 @@ TEST_F(FailoverItest, ActiveBackupCutKeepsPingsFlowingAndFailsBack) {
   const PingResult after = lab_->ping(lab_->remoteNs(), kGuestIp, 20, 10ms);
   EXPECT_TRUE(after.allReceived()) << after.run.out;
   EXPECT_TRUE(failoverLine(vfod_->stats(), "vm1", "pf1", "pf0", "\\S+").has_value());
+}
+
+TEST_F(FailoverItest, ACrashedVfodsSoftwareVfsAreAdoptedNotDuplicated) {
+  vfod_ = std::make_unique<VfodProcess>(
+      *lab_, dir_, "", std::string("ports { id: \"vm1\" mac: \"") + kGuestMac + "\" }\n");
+  ASSERT_TRUE(vfod_->start());
+  ASSERT_EQ(softwareVfsOn(lab_->pf(0), kGuestMac), 1);
+  ASSERT_EQ(softwareVfsOn(lab_->pf(1), kGuestMac), 1);
+  vfod_->kill();
+  // A crash releases nothing: the macvlans are still there.
+  EXPECT_EQ(softwareVfsOn(lab_->pf(0), kGuestMac), 1);
+  EXPECT_EQ(softwareVfsOn(lab_->pf(1), kGuestMac), 1);
+  ASSERT_TRUE(vfod_->start());
+  EXPECT_NE(vfod_->log().find("software VF adopted: vm1 on " + lab_->pf(0)), std::string::npos)
+      << vfod_->log();
+  EXPECT_NE(vfod_->log().find("software VF adopted: vm1 on " + lab_->pf(1)), std::string::npos);
+  EXPECT_EQ(softwareVfsOn(lab_->pf(0), kGuestMac), 1) << "adopted, not duplicated";
+  EXPECT_EQ(softwareVfsOn(lab_->pf(1), kGuestMac), 1);
+  guests_.push_back(startGuest(vfod_->socket("vm1"), kGuestMac, dir_));
+  ASSERT_TRUE(answers(kGuestIp)) << vfod_->stats() << vfod_->log();
+  // A clean stop deletes them (TearDown checks nothing is left).
+  guests_.clear();
+  EXPECT_EQ(vfod_->stop(), 0);
+  EXPECT_EQ(softwareVfsOn(lab_->pf(0), kGuestMac), 0);
+  EXPECT_EQ(softwareVfsOn(lab_->pf(1), kGuestMac), 0);
 }
 
 TEST_F(FailoverItest, ActiveBackupWithoutFailbackStaysOnTheSurvivor) {
