@@ -15,9 +15,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -481,6 +483,122 @@ TEST_F(FailoverItest, SilentPathFailureIsFoundByProbesAndTheTorRelearnsFromTheAn
       << vfod_->log();
   EXPECT_TRUE(waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(0); }, 5s, 5ms));
   EXPECT_TRUE(lab_->ping(lab_->remoteNs(), kGuestIp, 10, 10ms).allReceived());
+}
+
+// Frames of a pcap as tshark dissects them: one map field -> value per frame.
+std::vector<std::map<std::string, std::string>> dissect(const std::string& pcap,
+                                                        const std::vector<std::string>& fields) {
+  std::vector<std::string> argv{"tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=|"};
+  for (const auto& f : fields) {
+    argv.push_back("-e");
+    argv.push_back(f);
+  }
+  RunResult r = run(argv, 30s);
+  EXPECT_TRUE(r.ok()) << r.describe();
+  std::vector<std::map<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos < r.out.size()) {
+    size_t end = r.out.find('\n', pos);
+    if (end == std::string::npos) end = r.out.size();
+    const std::string line = r.out.substr(pos, end - pos);
+    pos = end + 1;
+    std::map<std::string, std::string> row;
+    size_t start = 0;
+    for (const auto& f : fields) {
+      size_t bar = line.find('|', start);
+      if (bar == std::string::npos) bar = line.size();
+      row[f] = line.substr(start, bar - start);
+      start = bar + 1;
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
+// End to end: a QEMU guest (unchanged virtio-net driver) with two IPv4
+// addresses and one IPv6 address. vfod learns them from the guest's own
+// ARP/ND; after the cut, tshark on the ToR port of pf1 sees RARP, a GARP for
+// each IPv4 address and an unsolicited NA for the IPv6 address, all from the
+// guest MAC, and the remote host never broadcasts an ARP request for the
+// guest again.
+TEST_F(FailoverItest, QemuGuestIsAnnouncedWithEveryAddressItUses) {
+  vfod_ = std::make_unique<VfodProcess>(
+      *lab_, dir_, "", std::string("ports { id: \"vm1\" mac: \"") + kGuestMac + "\" }\n");
+  ASSERT_TRUE(vfod_->start());
+  QemuGuestOptions o;
+  o.socket = vfod_->socket("vm1");
+  o.mac = kGuestMac;
+  o.ips = {std::string(kGuestIp) + "/24", "198.18.0.12/24"};
+  o.ip6s = {"2001:db8:5c::10/64"};
+  // ARP from each IPv4 address; an NS from the IPv6 address once DAD is
+  // over (for an address nobody has: the NS itself is what vfod learns
+  // from). The guest's link-local address is learned from its own ND too.
+  o.script =
+      "ping -c 2 -W 2 198.18.0.100; a=$?; ping -c 2 -W 2 -I 198.18.0.12 198.18.0.100; b=$?; "
+      "sleep 2; ping6 -c 1 -W 1 -I 2001:db8:5c::10 2001:db8:5c::100; result pings $a$b";
+  o.hold = GuestHold::kSleep;
+  o.timeout = std::chrono::seconds(170);
+  o.work_dir = dir_;
+  QemuGuest guest(o);
+  ASSERT_TRUE(guest.start().isOk());
+  ASSERT_TRUE(waitFor([&] { return guest.results().count("pings") > 0; }, 120s, 200ms))
+      << guest.log();
+  EXPECT_EQ(guest.results()["pings"], "00") << guest.console();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const std::string st = vfod_->stats();
+        const std::string p = std::string("learned port vm1 ") + kGuestMac + " ";
+        return st.find(p + kGuestIp + "\n") != std::string::npos &&
+               st.find(p + "198.18.0.12\n") != std::string::npos &&
+               st.find(p + "2001:db8:5c::10\n") != std::string::npos;
+      },
+      10s, 100ms))
+      << vfod_->stats();
+  ASSERT_TRUE(answers(kGuestIp)) << guest.console();
+  ASSERT_TRUE(answers("198.18.0.12"));
+
+  const std::string pcap = dir_ + "/tor-p1.pcap";
+  Process tshark({"ip", "netns", "exec", lab_->torNs(), "tshark", "-n", "-i", lab_->torPort(1),
+                  "-w", pcap, "-f", "arp or rarp or icmp6"},
+                 dir_ + "/tshark.log");
+  ASSERT_TRUE(waitFor([&] { return tshark.log().find("Capturing on") != std::string::npos; }, 20s))
+      << tshark.log();
+  BackgroundPing ping(*lab_, kGuestIp, 300, "0.01", dir_ + "/ping-e2e.log");
+  ASSERT_TRUE(ping.waitSeq(50, 10s));
+  lab_->cut(0);
+  ASSERT_TRUE(waitFor(
+      [&] { return failoverLine(vfod_->stats(), "vm1", "pf0", "pf1", "member-down").has_value(); },
+      5s, 20ms));
+  const PingResult r = ping.finish(30s);
+  // The announce's three bursts are 50 ms apart: all out long before this.
+  tshark.stop(5s);
+  std::printf("e2e cut with a QEMU guest: %d of %d pings lost at 10 ms, longest gap %.1f ms\n",
+              r.transmitted - r.received, r.transmitted, ping.longestGapMs());
+  EXPECT_LE(r.transmitted - r.received, 3);
+
+  const auto frames =
+      dissect(pcap, {"eth.src", "eth.type", "arp.opcode", "arp.src.proto_ipv4",
+                     "arp.dst.proto_ipv4", "icmpv6.type", "icmpv6.nd.na.target_address"});
+  std::set<std::string> garp, na;
+  int rarp = 0, remote_arp_requests = 0;
+  const std::string remote_mac = lab_->macOf(lab_->remoteNs(), "eth0");
+  for (const auto& f : frames) {
+    if (f.at("eth.src") == remote_mac && f.at("arp.opcode") == "1" &&
+        f.at("arp.dst.proto_ipv4") == kGuestIp)
+      ++remote_arp_requests;
+    if (f.at("eth.src") != kGuestMac) continue;
+    if (f.at("eth.type") == "0x8035") ++rarp;
+    if (f.at("eth.type") == "0x0806" && f.at("arp.src.proto_ipv4") == f.at("arp.dst.proto_ipv4"))
+      garp.insert(f.at("arp.src.proto_ipv4"));
+    if (f.at("icmpv6.type") == "136") na.insert(f.at("icmpv6.nd.na.target_address"));
+  }
+  std::printf("tshark on tor-p1: %d RARP, GARP for %zu addresses, NA for %zu addresses\n", rarp,
+              garp.size(), na.size());
+  EXPECT_GE(rarp, 1);
+  EXPECT_EQ(garp, (std::set<std::string>{kGuestIp, "198.18.0.12"}));
+  EXPECT_EQ(na.count("2001:db8:5c::10"), 1u) << "no NA for the global IPv6 address";
+  EXPECT_EQ(remote_arp_requests, 0) << "the remote host had to ask for the guest again";
+  guest.stop();
 }
 
 }  // namespace

@@ -322,6 +322,11 @@ std::string LagController::renderStats() const {
     if (end > pos) out += "lag " + text.substr(pos, end - pos) + "\n";
     pos = end + 1;
   }
+  for (const auto& [index, id] : ids_)
+    for (const auto& a : runtime_->learner().addresses(index))
+      out += fmt::format("learned port {} {} {}\n", id, a.binding.mac.toString(),
+                         a.binding.family == lag::IpFamily::kIpv4 ? a.binding.ipv4.toString()
+                                                                  : a.binding.ipv6.toString());
   out += fmt::format("lag failovers {}\n", failover_count_);
   uint64_t seq = failover_count_ - failovers_.size();
   for (const auto& r : failovers_) {

@@ -108,7 +108,8 @@ class LagController final : public LearnerSink {
   // Newest last, at most kFailoverHistory.
   const std::deque<lag::FailoverRecord>& failovers() const { return failovers_; }
   uint64_t failoverCount() const { return failover_count_; }
-  // Stats lines: "lag member <name> carrier up|down|unknown", "lag failovers N",
+  // Stats lines: lag-core's group snapshot as "lag ..." lines, one "learned
+  // port <id> <mac> <ip>" per address the learner holds, "lag failovers N",
   // and one "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
   // first_frame_us <y> frames <n>" line per kept record.
   std::string renderStats() const;
