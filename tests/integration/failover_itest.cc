@@ -326,6 +326,40 @@ TEST_F(FailoverItest, ACrashedVfodsSoftwareVfsAreAdoptedNotDuplicated) {
   EXPECT_EQ(softwareVfsOn(lab_->pf(1), kGuestMac), 0);
 }
 
+TEST_F(FailoverItest, BalanceFlowKeepsPingsFlowingWhicheverMemberIsCut) {
+  vfod_ = std::make_unique<VfodProcess>(
+      *lab_, dir_, "  mode: LAG_MODE_BALANCE_FLOW\n",
+      std::string("ports { id: \"vm1\" mac: \"") + kGuestMac + "\" }\n");
+  ASSERT_TRUE(vfod_->start());
+  guests_.push_back(startGuest(vfod_->socket("vm1"), kGuestMac, dir_));
+  ASSERT_TRUE(answers(kGuestIp)) << vfod_->stats() << vfod_->log();
+  for (int member = 0; member < Lab::kPorts; ++member) {
+    BackgroundPing ping(*lab_, kGuestIp, 1500, "0.002",
+                        dir_ + "/ping-flow" + std::to_string(member) + ".log");
+    ASSERT_TRUE(ping.waitSeq(200, 10s));
+    lab_->cut(member);
+    const PingResult r = ping.finish(30s);
+    std::printf("balance-flow cut pf%d: %d of %d pings lost at 2 ms, longest gap %.1f ms\n", member,
+                r.transmitted - r.received, r.transmitted, ping.longestGapMs());
+    EXPECT_LE(r.transmitted - r.received, 10);
+    EXPECT_NE(
+        vfod_->log().find("balance-flow: live members [pf" + std::to_string(1 - member) + "]"),
+        std::string::npos)
+        << vfod_->log();
+    lab_->restore(member);
+    ASSERT_TRUE(waitFor(
+        [&] {
+          return vfod_->log().rfind("balance-flow: live members [pf0 pf1]") >
+                 vfod_->log().rfind("balance-flow: live members [pf" + std::to_string(1 - member) +
+                                    "]");
+        },
+        10s, 20ms))
+        << vfod_->log();
+  }
+  EXPECT_EQ(vfod_->stats().find("failover 1 "), std::string::npos)
+      << "balance-flow moves no port and announces nothing";
+}
+
 TEST_F(FailoverItest, ActiveBackupWithoutFailbackStaysOnTheSurvivor) {
   vfod_ = std::make_unique<VfodProcess>(
       *lab_, dir_, "  failback: false\n",

@@ -510,6 +510,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       case v1::LAG_MODE_BALANCE_VM:
         out.lag.mode = LagModeSetting::kBalanceVm;
         break;
+      case v1::LAG_MODE_BALANCE_FLOW:
+        out.lag.mode = LagModeSetting::kBalanceFlow;
+        break;
       default:
         return v.error({{"lag"}, {"mode"}}, fmt::format("unknown mode {}", int(l.mode())));
     }
@@ -601,6 +604,13 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
         if (!l.members(i).probe_source_ip().empty() || !l.members(i).probe_source_mac().empty())
           return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}},
                          "probe sources need lag.probe");
+    }
+    if (!l.xmit_hash_policy().empty()) {
+      if (out.lag.mode != LagModeSetting::kBalanceFlow)
+        return v.error({{"lag"}, {"xmit_hash_policy"}}, "needs mode LAG_MODE_BALANCE_FLOW");
+      auto hp = lag::parseHashPolicy(l.xmit_hash_policy());
+      if (!hp.isOk()) return v.error({{"lag"}, {"xmit_hash_policy"}}, hp.status().message());
+      out.lag.hash_policy = *hp;
     }
     if (l.software_vf_capacity() != 0) {
       if (l.software_vf_capacity() > 4096)

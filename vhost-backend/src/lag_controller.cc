@@ -38,8 +38,18 @@ int64_t micros(TimePoint t, TimePoint base) {
 StatusOr<lag::LagRuntimeConfig> lagRuntimeConfigOf(const LagSettings& s) {
   lag::LagRuntimeConfig c;
   c.lag.name = s.name;
-  c.lag.mode =
-      s.mode == LagModeSetting::kBalanceVm ? lag::LagMode::kBalanceVm : lag::LagMode::kActiveBackup;
+  switch (s.mode) {
+    case LagModeSetting::kActiveBackup:
+      c.lag.mode = lag::LagMode::kActiveBackup;
+      break;
+    case LagModeSetting::kBalanceVm:
+      c.lag.mode = lag::LagMode::kBalanceVm;
+      break;
+    case LagModeSetting::kBalanceFlow:
+      c.lag.mode = lag::LagMode::kBalanceFlow;
+      break;
+  }
+  c.lag.hash_policy = s.hash_policy;
   for (const auto& m : s.members) {
     c.lag.members.push_back(lag::MemberConfig{m.name, 0, s.probe.has_value()});
     c.member_netdevs.push_back(m.netdev.empty() ? m.name : m.netdev);
@@ -103,6 +113,7 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(
   cb.send_frame = [me](lag::MemberId m, lag::PortIndex p, lag::FrameKind,
                        std::span<const uint8_t> f) { return me->onSend(m, p, f); };
   cb.on_failover = [me](const lag::FailoverRecord& r) { me->onFailover(r); };
+  cb.on_decision = [me](const lag::DecisionEvent&) { me->maybeRefreshFlow(); };
   cb.on_link = [me](const lag::LinkEvent& e) {
     if (e.state.linkUp() != e.previous.linkUp() || !e.previous.present)
       kLog.info("", "link {} {}", e.ifname, e.state.linkUp() ? "up" : "down");
@@ -161,7 +172,21 @@ TimePoint LagController::nextDeadline() const {
 
 Status LagController::onTick(TimePoint now) {
   if (probe_) probe_->onTick(now);
-  return runtime_->onTick(now);
+  Status s = runtime_->onTick(now);
+  maybeRefreshFlow();
+  return s;
+}
+
+Status LagController::onReadable(TimePoint now) {
+  Status s = runtime_->onReadable(now);
+  maybeRefreshFlow();
+  return s;
+}
+
+void LagController::maybeRefreshFlow() {
+  if (!flowMode()) return;
+  if (!flow_ || runtime_->group().liveSet().current()->generation != flow_->live.generation)
+    refreshFlow();
 }
 
 void LagController::sendProbe(lag::MemberId member, const lag::ProbeAddress& target) {
@@ -249,10 +274,43 @@ Status LagController::createPort(PortSettings settings) {
   ids_[*index] = id;
   indexes_[id] = *index;
   order_.push_back(id);
+  if (flowMode()) {
+    if (!flow_) refreshFlow();  // first port: build the selector
+    if (Status s = ports_.setSelector(id, &flow_->selector, flow_->rx_members); !s.isOk()) {
+      (void)runtime_->removePort(*index);
+      ids_.erase(*index);
+      indexes_.erase(id);
+      order_.pop_back();
+      undoPort(id, true, vfs_created);
+      return s;
+    }
+    return okStatus();
+  }
   // The placement decision ran inside addPort, before the index was known
   // here: apply it now.
   onSwitch(*index, runtime_->group().portMember(*index));
   return okStatus();
+}
+
+void LagController::refreshFlow() {
+  auto next = std::make_unique<FlowSelector>();
+  next->live = *runtime_->group().liveSet().current();
+  next->selector.select = [](const void* ctx, const uint8_t* frame, uint32_t len) {
+    return static_cast<const lag::LiveSet*>(ctx)->selectFlow(frame, len);
+  };
+  next->selector.context = &next->live;
+  for (uint32_t i = 0; i < next->live.count; ++i) next->rx_members |= 1u << next->live.members[i];
+  for (const auto& [index, id] : ids_) {
+    if (Status s = ports_.setSelector(id, &next->selector, next->rx_members); !s.isOk())
+      kLog.error(fmt::format("[port {}]", id), "balance-flow selector: {}", s.toString());
+  }
+  std::string live;
+  for (uint32_t i = 0; i < next->live.count; ++i)
+    live += (live.empty() ? "" : " ") + member_names_[next->live.members[i]];
+  kLog.info("", "balance-flow: live members [{}] (generation {})", live, next->live.generation);
+  // Every port now uses `next` and the workers quiesced in setSelector:
+  // nothing reads the previous selector any more.
+  flow_ = std::move(next);
 }
 
 Status LagController::deletePort(std::string_view id_view) {
@@ -281,6 +339,7 @@ void LagController::closeAll() {
 }
 
 void LagController::onSwitch(lag::PortIndex port, lag::MemberId to) {
+  if (flowMode()) return;  // the selector decides per frame
   auto it = ids_.find(port);
   if (it == ids_.end()) return;  // inside addPort: createPort applies it
   if (Status s = ports_.setActiveMember(it->second, to); !s.isOk())

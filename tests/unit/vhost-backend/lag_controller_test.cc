@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "../lag-core/link_samples.h"
 #include "../sriov-manager/fake_vf_provider.h"
 #include "fake_dpdk.h"
@@ -444,6 +446,59 @@ TEST_F(LagControllerTest, ASilentPathIsFoundByProbesAndThePortMoves) {
     runFor(100ms);
   }
   EXPECT_EQ(steeredTo("vm1"), 0u);
+}
+
+TEST(LagConfigTranslation, BalanceFlowTakesBondingsHashPolicyNames) {
+  auto c = parse(R"(lag { mode: LAG_MODE_BALANCE_FLOW xmit_hash_policy: "layer3+4"
+                          members { name: "pf0" } members { name: "pf1" } })");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  auto rc = lagRuntimeConfigOf(c->lag);
+  ASSERT_TRUE(rc.isOk()) << rc.status().toString();
+  EXPECT_EQ(rc->lag.mode, lag::LagMode::kBalanceFlow);
+  EXPECT_EQ(rc->lag.hash_policy, lag::HashPolicy::kLayer34);
+  expectError(R"(lag { xmit_hash_policy: "layer2" members { name: "pf0" } })",
+              "lag.xmit_hash_policy", "LAG_MODE_BALANCE_FLOW");
+  expectError(
+      R"(lag { mode: LAG_MODE_BALANCE_FLOW xmit_hash_policy: "l9" members { name: "pf0" } })",
+      "lag.xmit_hash_policy", "l9");
+}
+
+TEST_F(LagControllerTest, BalanceFlowHashesFramesOverTheLiveMembers) {
+  make(R"(lag {
+  mode: LAG_MODE_BALANCE_FLOW
+  vf_provider: VF_PROVIDER_SOFTWARE
+  members { name: "pf0" netdev: "eth0" }
+  members { name: "pf1" netdev: "eth1" }
+})");
+  ASSERT_TRUE(lc_->createPort(port("vm1", "52:54:00:00:00:01")).isOk());
+  // Frames to 16 different destination MACs: layer2 hashing spreads them.
+  auto members_used = [&] {
+    std::set<lag::MemberId> used;
+    const MemberSelector* sel = dpPort("vm1").selector.load();
+    EXPECT_NE(sel, nullptr);
+    if (!sel) return used;
+    for (uint8_t d = 0; d < 16; ++d) {
+      std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, d, 0x52, 0x54, 0, 0, 0, 1, 0x08, 0x00};
+      f.resize(60, 0);
+      used.insert(sel->select(sel->context, f.data(), uint32_t(f.size())));
+    }
+    return used;
+  };
+  EXPECT_EQ(members_used(), (std::set<lag::MemberId>{0, 1}));
+  EXPECT_EQ(Steering::unpack(dpPort("vm1").steering.load()).rx_members, 0b11u);
+  dp_.sent.clear();
+  kernelSays(lag::noCarrier(10, "eth0"));
+  runFor(1s);
+  EXPECT_EQ(members_used(), (std::set<lag::MemberId>{1}));
+  EXPECT_EQ(Steering::unpack(dpPort("vm1").steering.load()).rx_members, 0b10u);
+  EXPECT_TRUE(dp_.sent.empty()) << "balance-flow announces nothing: the switch sees one channel";
+  kernelSays(lag::noCarrier(11, "eth1"));
+  runFor(1s);
+  EXPECT_EQ(members_used(), (std::set<lag::MemberId>{lag::kNoMember}));
+  kernelSays(lag::up(10, "eth0"));
+  kernelSays(lag::up(11, "eth1"));
+  runFor(1s);
+  EXPECT_EQ(members_used(), (std::set<lag::MemberId>{0, 1}));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "vfo/base/log.h"
 #include "vfo/base/mac_address.h"
 #include "vfo/base/status.h"
+#include "vfo/lag/lag_config.h"
 #include "vfo/lag/types.h"
 
 namespace vfo::v1 {
@@ -113,6 +114,7 @@ struct ProbeSettings {
 enum class LagModeSetting : uint8_t {
   kActiveBackup,  // one active member for every port
   kBalanceVm,     // per-port home member (HRW hash or pin)
+  kBalanceFlow,   // per-flow hash over the live members
 };
 
 // Where the ports' backing VFs come from.
@@ -136,6 +138,7 @@ struct LagSettings {
   VfProviderSetting vf_provider = VfProviderSetting::kNetdev;           // backing VFs
   uint32_t software_vf_capacity = kDefaultSoftwareVfCapacity;           // macvlan slots per member
   std::optional<ProbeSettings> probe;  // path probing; nullopt = carrier alone decides
+  lag::HashPolicy hash_policy = lag::HashPolicy::kLayer2;  // balance-flow hash
 };
 
 struct PortSettings {

@@ -95,7 +95,7 @@ class LagController final : public LearnerSink {
   // channel's fds (onProbeReadable) and one deadline for every timer.
   int fd() const { return runtime_->fd(); }
   TimePoint nextDeadline() const;
-  Status onReadable(TimePoint now) { return runtime_->onReadable(now); }
+  Status onReadable(TimePoint now);
   Status onTick(TimePoint now);
   // Replies on `member`'s probe endpoint: ARP replies from the target to
   // the member's probe MAC count as answers.
@@ -126,16 +126,29 @@ class LagController final : public LearnerSink {
   void onFailover(const lag::FailoverRecord& r);
   void undoPort(const std::string& id, bool port_created, bool vfs_created);
   void sendProbe(lag::MemberId member, const lag::ProbeAddress& target);
+  // balance-flow: the live set as the workers' member selector.
+  struct FlowSelector {
+    lag::LiveSet live;        // copy of the group's snapshot; immutable once published
+    MemberSelector selector;  // select = live.selectFlow, context = &live
+    uint32_t rx_members = 0;  // bit per live member: their RX reaches the guest
+  };
+  // Publishes the group's current live set to every port (each
+  // setSelector quiesces the workers), then frees the previous one.
+  void refreshFlow();
+  // refreshFlow() when the group published a newer live set.
+  void maybeRefreshFlow();
+  bool flowMode() const { return config_.lag.mode == LagModeSetting::kBalanceFlow; }
 
   VfodConfig config_;
   PortManager& ports_;
   const Clock& clock_;
-  std::vector<std::string> member_names_;                       // by MemberId
-  std::unique_ptr<lag::LagRuntime> runtime_;                    // lag-core assembled
-  std::optional<sriov::VfPairManager> pairs_;                   // software VFs; empty otherwise
-  ProbeChannel* probe_channel_ = nullptr;                       // with lag.probe
-  std::unique_ptr<lag::ProbeMonitor> probe_;                    // with lag.probe
-  std::map<lag::PortIndex, std::string> ids_;                   // LAG port -> port id
+  std::vector<std::string> member_names_;      // by MemberId
+  std::unique_ptr<lag::LagRuntime> runtime_;   // lag-core assembled
+  std::optional<sriov::VfPairManager> pairs_;  // software VFs; empty otherwise
+  ProbeChannel* probe_channel_ = nullptr;      // with lag.probe
+  std::unique_ptr<lag::ProbeMonitor> probe_;   // with lag.probe
+  std::unique_ptr<FlowSelector> flow_;         // balance-flow: what the ports use now
+  std::map<lag::PortIndex, std::string> ids_;  // LAG port -> port id
   std::map<std::string, lag::PortIndex, std::less<>> indexes_;  // port id -> LAG port
   std::vector<std::string> order_;                              // creation order of port ids
   std::deque<lag::FailoverRecord> failovers_;                   // newest last
