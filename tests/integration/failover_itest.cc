@@ -360,6 +360,30 @@ TEST_F(FailoverItest, BalanceFlowKeepsPingsFlowingWhicheverMemberIsCut) {
       << "balance-flow moves no port and announces nothing";
 }
 
+TEST_F(FailoverItest, BothMembersDownDegradesThePortUntilOneReturns) {
+  vfod_ = std::make_unique<VfodProcess>(
+      *lab_, dir_, "", std::string("ports { id: \"vm1\" mac: \"") + kGuestMac + "\" }\n");
+  ASSERT_TRUE(vfod_->start());
+  guests_.push_back(startGuest(vfod_->socket("vm1"), kGuestMac, dir_));
+  ASSERT_TRUE(answers(kGuestIp)) << vfod_->stats() << vfod_->log();
+  lab_->cut(0);
+  lab_->cut(1);
+  ASSERT_TRUE(waitFor([&] { return vfod_->activeMember("vm1") == "none"; }, 5s, 20ms))
+      << vfod_->stats();
+  const std::string st = vfod_->stats();
+  EXPECT_NE(st.find("degraded_events=1"), std::string::npos) << st;
+  EXPECT_TRUE(failoverLine(st, "vm1", "pf1", "none", "all-members-down").has_value()) << st;
+  // The guest keeps talking into the void: counted, not sent.
+  EXPECT_FALSE(lab_->ping(lab_->remoteNs(), kGuestIp, 1).allReceived());
+  // pf1 comes back first: the port recovers by itself, on pf1.
+  lab_->restore(1);
+  EXPECT_TRUE(waitFor([&] { return vfod_->activeMember("vm1") == "pf1"; }, 5s, 20ms))
+      << vfod_->stats();
+  EXPECT_TRUE(answers(kGuestIp)) << vfod_->stats();
+  EXPECT_TRUE(waitFor([&] { return lab_->fdbPortOf(kGuestMac) == lab_->torPort(1); }, 5s));
+  lab_->restore(0);
+}
+
 TEST_F(FailoverItest, ActiveBackupWithoutFailbackStaysOnTheSurvivor) {
   vfod_ = std::make_unique<VfodProcess>(
       *lab_, dir_, "  failback: false\n",
