@@ -8,6 +8,8 @@
 //   - time from calling `vfo-lab cut` until the ToR's table shows the guest
 //     MAC on tor-p1 (includes the tool itself, ~100 ms).
 // Prints p50 / p99 / max. Usage: vfo_bench_failover [--cuts N] (default 100).
+// With --announce-ports N: the announce fan-out instead (see
+// runAnnounceBench).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -159,21 +161,100 @@ int runBench(int cuts) {
   return 0;
 }
 
+// Announce fan-out: `ports` ports with 4 MACs each (so 4 RARP per burst
+// and port, standing in for 4 addresses) on net_null uplinks (no guests),
+// members watching the lab's host ports; one cut of pf0 moves them all.
+// Prints, over the ports, the offset of each port's first announce frame
+// from the carrier notification (from vfod's failover log lines).
+int runAnnounceBench(int ports) {
+  Lab lab;
+  const std::string dir = makeTempDir("vfo-bench-announce-");
+  const std::string prefix = uniqueName("vfba");
+  const std::string config = dir + "/vfod.textproto";
+  {
+    std::ofstream f(config);
+    f << "eal { main_lcore: 0 worker_lcores: 1 file_prefix: \"" << prefix << "\" }\n"
+      << "memory { hugepages: HUGEPAGES_NEVER size_mb: 1024 mbufs: 65536 }\n"
+      << "sockets { dir: \"" << dir << "/sock\" }\nstate_dir: \"" << dir << "/state\"\n"
+      << "datapath { idle_backoff_max { nanos: 100000 } }\n"
+      << "lag { primary: \"pf0\"\n"
+      << "  members { name: \"pf0\" netdev: \"" << lab.pf(0) << "\" }\n"
+      << "  members { name: \"pf1\" netdev: \"" << lab.pf(1) << "\" } }\n";
+    for (int p = 0; p < ports; ++p) {
+      f << fmt::format("ports {{ id: \"p{}\" mac: \"52:54:00:7a:{:02x}:{:02x}\"", p, p >> 8,
+                       p & 0xff);
+      for (int m = 1; m < 4; ++m)
+        f << fmt::format(" allowed_macs: \"52:54:0{}:7a:{:02x}:{:02x}\"", m, p >> 8, p & 0xff);
+      f << fmt::format(" uplinks {{ member: \"pf0\" devargs: \"net_null_p{}m0\" }}", p)
+        << fmt::format(" uplinks {{ member: \"pf1\" devargs: \"net_null_p{}m1\" }} }}\n", p);
+    }
+  }
+  std::vector<double> first_us, last_ms;
+  {
+    Process vfod({binaryDir() + "/vhost-backend/vfod", "--config", config}, dir + "/vfod.log");
+    const auto started = std::chrono::steady_clock::now();
+    if (!waitFor([&] { return vfod.log().find("vfod running:") != std::string::npos; }, 300s)) {
+      const std::string log = vfod.log();
+      fmt::print(stderr, "vfod did not start:\n{}\n",
+                 log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+      vfod.stop(30s);
+      removeTree(dir);
+      removeTree("/var/run/dpdk/" + prefix);
+      return 1;
+    }
+    fmt::print("vfod created {} ports in {:.1f} s\n", ports,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    lab.cut(0);
+    const std::regex line(
+        R"(failover pf0 -> pf1 \(member-down\): cause seen, decided [^,]+, switched [^,]+, first frame \+([0-9.]+) (us|ms), last frame \+([0-9.]+) (us|ms), (\d+) frames)");
+    auto count = [&] {
+      const std::string log = vfod.log();
+      return std::distance(std::sregex_iterator(log.begin(), log.end(), line),
+                           std::sregex_iterator());
+    };
+    waitFor([&] { return count() >= ports; }, 30s, 50ms);
+    const std::string log = vfod.log();
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
+         ++it) {
+      const double f = std::stod((*it)[1]) * ((*it)[2] == "ms" ? 1000.0 : 1.0);
+      const double l = std::stod((*it)[3]) * ((*it)[4] == "ms" ? 1.0 : 0.001);
+      first_us.push_back(f);
+      last_ms.push_back(l);
+    }
+    vfod.stop(30s);
+  }
+  removeTree(dir);
+  removeTree("/var/run/dpdk/" + prefix);
+  fmt::print("\n{} ports x 4 MACs moved by one cut ({} failover records)\n", ports,
+             first_us.size());
+  auto row = [&](const char* what, const std::vector<double>& v, const char* unit) {
+    fmt::print("{:<52} p50 {:8.1f}  p99 {:8.1f}  max {:8.1f} {}\n", what, percentile(v, 0.5),
+               percentile(v, 0.99), v.empty() ? 0 : *std::max_element(v.begin(), v.end()), unit);
+  };
+  row("notification -> port's first announce frame", first_us, "us");
+  row("notification -> port's last frame (3 bursts)", last_ms, "ms");
+  return first_us.size() == size_t(ports) ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int cuts = 100;
+  int announce_ports = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--cuts" && i + 1 < argc) {
       cuts = std::atoi(argv[++i]);
+    } else if (a == "--announce-ports" && i + 1 < argc) {
+      announce_ports = std::atoi(argv[++i]);
     } else {
-      fmt::print(stderr, "usage: vfo_bench_failover [--cuts N]\n");
+      fmt::print(stderr, "usage: vfo_bench_failover [--cuts N] [--announce-ports N]\n");
       return 2;
     }
   }
   if (cuts < 1) cuts = 1;
   try {
+    if (announce_ports > 0) return runAnnounceBench(std::min(announce_ports, 4096));
     return runBench(cuts);
   } catch (const std::exception& e) {
     fmt::print(stderr, "vfo_bench_failover: {}\n", e.what());
