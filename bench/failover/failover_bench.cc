@@ -193,7 +193,12 @@ int runAnnounceBench(int ports) {
   {
     Process vfod({binaryDir() + "/vhost-backend/vfod", "--config", config}, dir + "/vfod.log");
     const auto started = std::chrono::steady_clock::now();
-    if (!waitFor([&] { return vfod.log().find("vfod running:") != std::string::npos; }, 300s)) {
+    if (!waitFor(
+            [&] {
+              return !vfod.running() || vfod.log().find("vfod running:") != std::string::npos;
+            },
+            300s) ||
+        !vfod.running()) {
       const std::string log = vfod.log();
       fmt::print(stderr, "vfod did not start:\n{}\n",
                  log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
