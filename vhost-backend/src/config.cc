@@ -269,6 +269,10 @@ StatusOr<PortSettings> validatePort(const v1::PortConfig& in, const SocketSettin
   out.disabled_features = in.disabled_features();
 
   out.uplink_devargs.assign(lag.members.size(), "");
+  if (lag.vf_provider == VfProviderSetting::kSoftware && in.uplinks_size() > 0)
+    return v.error(at("uplinks", 0),
+                   "the LAG uses software VFs (lag.vf_provider), which vfod makes per port; "
+                   "remove the port's uplinks");
   for (int i = 0; i < in.uplinks_size(); ++i) {
     const auto& u = in.uplinks(i);
     auto it = std::find_if(lag.members.begin(), lag.members.end(),
@@ -483,7 +487,136 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
                        "'" + m.netdev() +
                            "' is not a netdev name (1..15 characters, no '/', "
                            "',', '=', ':' or blanks)");
-      out.lag.members.push_back({m.name(), m.netdev()});
+      if (l.vf_provider() == v1::VF_PROVIDER_SOFTWARE && m.netdev().empty())
+        return v.error({{"lag"}, {"members", i}, {"netdev"}},
+                       "is required with software VFs (the macvlans' parent)");
+      MemberSettings ms{m.name(), m.netdev(), {}};
+      for (int j = 0; j < m.pinned_ports_size(); ++j) {
+        if (Status s = validatePortId(m.pinned_ports(j)); !s.isOk())
+          return v.error({{"lag"}, {"members", i}, {"pinned_ports", j}}, s.message());
+        for (const auto& prev : out.lag.members)
+          if (std::count(prev.pinned_ports.begin(), prev.pinned_ports.end(), m.pinned_ports(j)))
+            return v.error({{"lag"}, {"members", i}, {"pinned_ports", j}},
+                           "'" + m.pinned_ports(j) + "' is already pinned to " + prev.name);
+        ms.pinned_ports.push_back(m.pinned_ports(j));
+      }
+      out.lag.members.push_back(std::move(ms));
+    }
+    switch (l.mode()) {
+      case v1::LAG_MODE_UNSPECIFIED:
+      case v1::LAG_MODE_ACTIVE_BACKUP:
+        out.lag.mode = LagModeSetting::kActiveBackup;
+        break;
+      case v1::LAG_MODE_BALANCE_VM:
+        out.lag.mode = LagModeSetting::kBalanceVm;
+        break;
+      case v1::LAG_MODE_BALANCE_FLOW:
+        out.lag.mode = LagModeSetting::kBalanceFlow;
+        break;
+      default:
+        return v.error({{"lag"}, {"mode"}}, fmt::format("unknown mode {}", int(l.mode())));
+    }
+    if (out.lag.mode != LagModeSetting::kBalanceVm)
+      for (int i = 0; i < l.members_size(); ++i)
+        if (l.members(i).pinned_ports_size() > 0)
+          return v.error({{"lag"}, {"members", i}, {"pinned_ports"}},
+                         "pins need mode LAG_MODE_BALANCE_VM");
+    out.lag.failback = l.has_failback() ? l.failback() : true;
+    struct DelayField {
+      std::string_view name;
+      bool present;
+      const pb::Duration* value;
+      Duration* out;
+    };
+    Duration vm_delay = kDefaultVmFailbackDelay;
+    for (const DelayField& f :
+         {DelayField{"updelay", l.has_updelay(), &l.updelay(), &out.lag.updelay},
+          DelayField{"downdelay", l.has_downdelay(), &l.downdelay(), &out.lag.downdelay},
+          DelayField{"vm_failback_delay", l.has_vm_failback_delay(), &l.vm_failback_delay(),
+                     &vm_delay}}) {
+      if (!f.present) continue;
+      auto d = durationFrom(*f.value);
+      if (!d.isOk()) return v.error({{"lag"}, {f.name}}, d.status().message());
+      if (*d > Duration(std::chrono::hours(1)))
+        return v.error({{"lag"}, {f.name}}, formatDuration(*d) + " is longer than 1 h");
+      *f.out = *d;
+    }
+    out.lag.vm_failback_delay =
+        l.vm_failback_stay() ? std::nullopt : std::optional<Duration>(vm_delay);
+    switch (l.vf_provider()) {
+      case v1::VF_PROVIDER_UNSPECIFIED:
+      case v1::VF_PROVIDER_NETDEV:
+        out.lag.vf_provider = VfProviderSetting::kNetdev;
+        break;
+      case v1::VF_PROVIDER_SOFTWARE:
+        out.lag.vf_provider = VfProviderSetting::kSoftware;
+        break;
+      default:
+        return v.error({{"lag"}, {"vf_provider"}},
+                       fmt::format("unknown provider {}", int(l.vf_provider())));
+    }
+    if (l.has_probe()) {
+      const auto& pr = l.probe();
+      ProbeSettings ps;
+      if (pr.target().empty())
+        return v.error({{"lag"}, {"probe"}, {"target"}}, "is required (the IPv4 address to probe)");
+      auto target = Ipv4Address::parse(pr.target());
+      if (!target.isOk())
+        return v.error({{"lag"}, {"probe"}, {"target"}}, target.status().message());
+      ps.target = *target;
+      if (pr.has_interval()) {
+        auto d = durationFrom(pr.interval());
+        if (!d.isOk()) return v.error({{"lag"}, {"probe"}, {"interval"}}, d.status().message());
+        if (*d < Duration(1ms) || *d > Duration(std::chrono::hours(1)))
+          return v.error({{"lag"}, {"probe"}, {"interval"}},
+                         formatDuration(*d) + " is out of range 1 ms..1 h");
+        ps.interval = *d;
+      }
+      if (pr.missed_max() != 0) {
+        if (pr.missed_max() > 255)
+          return v.error({{"lag"}, {"probe"}, {"missed_max"}},
+                         fmt::format("{} is out of range 1..255", pr.missed_max()));
+        ps.missed_max = pr.missed_max();
+      }
+      for (int i = 0; i < l.members_size(); ++i) {
+        const auto& m = l.members(i);
+        if (m.netdev().empty())
+          return v.error({{"lag"}, {"members", i}, {"netdev"}},
+                         "is required with lag.probe (probes leave through it)");
+        if (m.probe_source_ip().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}},
+                         "is required with lag.probe");
+        auto ip = Ipv4Address::parse(m.probe_source_ip());
+        if (!ip.isOk())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}}, ip.status().message());
+        if (m.probe_source_mac().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_mac"}},
+                         "is required with lag.probe");
+        auto mac = MacAddress::parseUnicast(m.probe_source_mac());
+        if (!mac.isOk())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_mac"}}, mac.status().message());
+        out.lag.members[size_t(i)].probe_ip = *ip;
+        out.lag.members[size_t(i)].probe_mac = *mac;
+      }
+      out.lag.probe = ps;
+    } else {
+      for (int i = 0; i < l.members_size(); ++i)
+        if (!l.members(i).probe_source_ip().empty() || !l.members(i).probe_source_mac().empty())
+          return v.error({{"lag"}, {"members", i}, {"probe_source_ip"}},
+                         "probe sources need lag.probe");
+    }
+    if (!l.xmit_hash_policy().empty()) {
+      if (out.lag.mode != LagModeSetting::kBalanceFlow)
+        return v.error({{"lag"}, {"xmit_hash_policy"}}, "needs mode LAG_MODE_BALANCE_FLOW");
+      auto hp = lag::parseHashPolicy(l.xmit_hash_policy());
+      if (!hp.isOk()) return v.error({{"lag"}, {"xmit_hash_policy"}}, hp.status().message());
+      out.lag.hash_policy = *hp;
+    }
+    if (l.software_vf_capacity() != 0) {
+      if (l.software_vf_capacity() > 4096)
+        return v.error({{"lag"}, {"software_vf_capacity"}},
+                       fmt::format("{} is out of range 1..4096", l.software_vf_capacity()));
+      out.lag.software_vf_capacity = l.software_vf_capacity();
     }
     if (!l.primary().empty()) {
       auto it = std::find_if(out.lag.members.begin(), out.lag.members.end(),

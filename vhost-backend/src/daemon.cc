@@ -16,9 +16,14 @@
 #include <thread>
 
 #include "vfo/base/log.h"
+#include "vfo/netlink/netlink_socket.h"
+#include "vfo/sriov/software_vf_provider.h"
+#include "vfo/sriov/sysfs_io.h"
 #include "vfo/vhost/eal.h"
 #include "vfo/vhost/eal_dpdk_control.h"
+#include "vfo/vhost/lag_controller.h"
 #include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/probe_channel.h"
 #include "vfo/vhost/relay.h"
 
 namespace vfo::vhost {
@@ -31,41 +36,6 @@ std::string memberName(const std::vector<std::string>& members, lag::MemberId m)
   if (m == lag::kNoMember || m >= members.size()) return "none";
   return members[m];
 }
-
-std::string_view learnKindName(LearnKind k) {
-  switch (k) {
-    case LearnKind::kNone:
-      return "other";
-    case LearnKind::kArp:
-      return "arp";
-    case LearnKind::kRarp:
-      return "rarp";
-    case LearnKind::kNd:
-      return "nd";
-    case LearnKind::kDhcp4:
-      return "dhcp4";
-  }
-  return "?";
-}
-
-// Until lag-core's AddressLearner is wired in: count what arrives and log
-// it at debug level, rate-limited.
-class LearnerLog final : public LearnerSink {
- public:
-  LearnerLog() : limiter_(MonotonicClock::instance(), 20, 50) {}
-  void onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) override {
-    const LearnKind kind = learnKind(frame, dir);
-    ++counts_[std::string(learnKindName(kind))];
-    if (kLog.enabled(LogLevel::kDebug) && limiter_.allow())
-      kLog.debug(fmt::format("[port {}]", port.id), "learner: {} frame {} the guest, {} bytes",
-                 learnKindName(kind), dir == Direction::kFromGuest ? "from" : "to", frame.len);
-  }
-  const std::map<std::string, uint64_t>& counts() const { return counts_; }
-
- private:
-  LogRateLimiter limiter_;
-  std::map<std::string, uint64_t> counts_;  // by learn kind
-};
 
 Status writeFileAtomically(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp";
@@ -206,9 +176,20 @@ class Daemon {
         kLog.error("", "{}", s.toString());
         rc = 1;
       }
+      std::unique_ptr<LagController> lag;
+      if (rc == 0) {
+        auto made = makeLag(ports);
+        if (made.isOk()) {
+          lag = std::move(*made);
+        } else {
+          kLog.error("", "{}", made.status().toString());
+          rc = 1;
+        }
+      }
+      if (rc == 0 && lag->vfPairs()) lag->adopt(config_.ports);
       for (const auto& p : config_.ports) {
         if (rc != 0) break;
-        if (Status s = ports.createPort(p); !s.isOk()) {
+        if (Status s = lag->createPort(p); !s.isOk()) {
           kLog.error(fmt::format("[port {}]", p.id), "{}", s.toString());
           rc = 1;
         }
@@ -220,54 +201,117 @@ class Daemon {
             std::chrono::duration_cast<std::chrono::microseconds>(config_.datapath.idle_backoff_max)
                 .count(),
             getpid());
-        controlLoop(sfd, ports, **relay);
+        controlLoop(sfd, ports, **relay, *lag);
+      }
+      if (lag) {
+        if (rc == 0) dumpStats(ports, **relay, "final", lag.get());
+        lag->closeAll();
       }
       ports.closeAll();
       EalDpdkControl::setEventHandler(nullptr);
       (*relay)->stop();
-      if (rc == 0) dumpStats(ports, **relay, "final");
     }
+    vf_provider_.reset();
+    vf_socket_.reset();
+    probe_channel_.reset();
+    link_socket_.reset();
     relay->reset();
     std::filesystem::remove(pidFilePath(config_));
     return rc;
   }
 
-  void controlLoop(int sfd, PortManager& ports, Relay& relay) {
+  // The LAG: a real rtnetlink socket for carrier, and for software VFs a
+  // second (unsubscribed) one for the macvlans.
+  StatusOr<std::unique_ptr<LagController>> makeLag(PortManager& ports) {
+    VFO_ASSIGN_OR_RETURN(link_socket_, netlink::RtNetlinkSocket::open());
+    if (config_.lag.vf_provider == VfProviderSetting::kSoftware) {
+      VFO_ASSIGN_OR_RETURN(vf_socket_, netlink::RtNetlinkSocket::open());
+      sriov::SoftwareVfOptions o;
+      o.capacity = config_.lag.software_vf_capacity;
+      o.proc_sys = &proc_sys_;
+      VFO_RETURN_IF_ERROR(sriov::SoftwareVfProvider::validate(o));
+      vf_provider_ = std::make_unique<sriov::SoftwareVfProvider>(*vf_socket_, o);
+    }
+    if (config_.lag.probe) {
+      std::vector<std::string> netdevs;
+      for (const auto& m : config_.lag.members) netdevs.push_back(m.netdev);
+      VFO_ASSIGN_OR_RETURN(probe_channel_, PacketProbeChannel::open(netdevs));
+    }
+    VFO_ASSIGN_OR_RETURN(
+        auto lag, LagController::create(config_, ports, link_socket_.get(), vf_provider_.get(),
+                                        MonotonicClock::instance(), probe_channel_.get()));
+    VFO_RETURN_IF_ERROR(lag->start());
+    // Consume the initial link dump before any port exists, so ports are
+    // placed on a member whose state is known (and a port is not "moved" out
+    // of degraded, with announces, a moment after vfod starts).
+    const vfo::Clock& clock = MonotonicClock::instance();
+    for (int round = 0; round < 64; ++round) {
+      pollfd p{lag->fd(), POLLIN, 0};
+      if (::poll(&p, 1, round == 0 ? 500 : 0) <= 0) break;
+      VFO_RETURN_IF_ERROR(lag->onReadable(clock.now()));
+    }
+    return lag;
+  }
+
+  void controlLoop(int sfd, PortManager& ports, Relay& relay, LagController& lag) {
     using Clock = std::chrono::steady_clock;
+    const vfo::Clock& clock = MonotonicClock::instance();
     const auto interval = config_.datapath.stats_interval;
     auto next_stats = Clock::now() + interval;
     for (;;) {
-      pollfd pfd{sfd, POLLIN, 0};
-      // 10 ms: the learner rings are drained at least this often.
-      const int n = ::poll(&pfd, 1, 10);
-      if (n > 0 && (pfd.revents & POLLIN)) {
+      // [0] signals, [1] the runtime's rtnetlink socket, [2..] probe sockets.
+      std::vector<pollfd> pfd{pollfd{sfd, POLLIN, 0}, pollfd{lag.fd(), POLLIN, 0}};
+      if (probe_channel_)
+        for (lag::MemberId m = 0; m < config_.lag.members.size(); ++m)
+          pfd.push_back(pollfd{probe_channel_->fd(m), POLLIN, 0});
+      // At most 10 ms: the learner rings are drained at least this often;
+      // earlier when a LAG timer (delay, announce burst) is due.
+      int timeout_ms = 10;
+      const TimePoint due = lag.nextDeadline();
+      if (due != kNever) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            due - clock.now() + std::chrono::microseconds(999));
+        timeout_ms = int(std::clamp<int64_t>(left.count(), 0, 10));
+      }
+      const int n = ::poll(pfd.data(), nfds_t(pfd.size()), timeout_ms);
+      if (n > 0 && (pfd[1].revents & (POLLIN | POLLERR))) {
+        if (Status s = lag.onReadable(clock.now()); !s.isOk())
+          kLog.warn("", "link monitor: {}", s.toString());
+      }
+      for (size_t i = 2; n > 0 && i < pfd.size(); ++i)
+        if (pfd[i].revents & POLLIN) lag.onProbeReadable(lag::MemberId(i - 2), clock.now());
+      if (clock.now() >= lag.nextDeadline()) {
+        if (Status s = lag.onTick(clock.now()); !s.isOk()) kLog.warn("", "lag: {}", s.toString());
+      }
+      if (n > 0 && (pfd[0].revents & POLLIN)) {
         signalfd_siginfo si;
         if (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
           if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             kLog.info("", "signal {}: stopping", strsignal(int(si.ssi_signo)));
             return;
           }
-          if (si.ssi_signo == SIGUSR1) dumpStats(ports, relay, "SIGUSR1");
+          if (si.ssi_signo == SIGUSR1) dumpStats(ports, relay, "SIGUSR1", &lag);
           if (si.ssi_signo == SIGHUP)
             kLog.info("", "SIGHUP ignored: vfod reloads nothing implicitly");
         }
       }
-      while (relay.drainLearner(learner_) != 0) {
+      while (relay.drainLearner(lag) != 0) {
       }
       if (interval.count() > 0 && Clock::now() >= next_stats) {
-        dumpStats(ports, relay, "periodic");
+        dumpStats(ports, relay, "periodic", &lag);
         next_stats = Clock::now() + interval;
       }
     }
   }
 
-  void dumpStats(PortManager& ports, Relay& relay, std::string_view why) {
+  void dumpStats(PortManager& ports, Relay& relay, std::string_view why, LagController* lag) {
     std::vector<PortStatsEntry> entries;
     for (const auto& rec : ports.listPorts()) {
       auto report = ports.portStats(rec.settings.id);
       if (report.isOk()) entries.push_back({rec, *report});
     }
-    const std::string text = renderStats(++stats_seq_, entries, relay.workerStats(), member_names_);
+    std::string text = renderStats(++stats_seq_, entries, relay.workerStats(), member_names_);
+    if (lag) text += lag->renderStats();
     if (Status s = writeFileAtomically(statsFilePath(config_), text); !s.isOk())
       kLog.warn("", "stats file: {}", s.toString());
     // One compact line per port in the log: non-zero counters only.
@@ -280,17 +324,18 @@ class Daemon {
                 portStateName(e.record.state), vhostLinkName(e.record.vhost),
                 line.empty() ? " (no traffic)" : line);
     }
-    std::string learned;
-    for (const auto& [kind, count] : learner_.counts())
-      learned += fmt::format(" {}={}", kind, count);
-    if (!learned.empty()) kLog.info("", "learner frames:{}", learned);
+    if (lag) kLog.info("", "lag: {} failovers", lag->failoverCount());
   }
 
   VfodConfig config_;
   std::vector<std::string> member_names_;
   std::string prefix_;
-  LearnerLog learner_;
   uint64_t stats_seq_ = 0;
+  sriov::DirectorySysfsIo proc_sys_{"/proc/sys"};           // software VFs: disable_ipv6
+  std::unique_ptr<netlink::RtNetlinkSocket> link_socket_;   // carrier notifications
+  std::unique_ptr<netlink::RtNetlinkSocket> vf_socket_;     // software VF requests
+  std::unique_ptr<PacketProbeChannel> probe_channel_;       // path probes, if configured
+  std::unique_ptr<sriov::SoftwareVfProvider> vf_provider_;  // software VFs, if configured
 };
 
 }  // namespace

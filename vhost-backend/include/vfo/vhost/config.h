@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/ip_address.h"
 #include "vfo/base/log.h"
 #include "vfo/base/mac_address.h"
 #include "vfo/base/status.h"
+#include "vfo/lag/lag_config.h"
 #include "vfo/lag/types.h"
 
 namespace vfo::v1 {
@@ -95,13 +97,48 @@ struct DatapathSettings {
 
 struct MemberSettings {
   std::string name;    // unique in the LAG, used in logs and stats
-  std::string netdev;  // default uplink netdev (af_packet); empty = none
+  std::string netdev;  // the PF netdev: watched carrier, default uplink / VF parent; empty = none
+  std::vector<std::string> pinned_ports{};  // balance-vm: port ids pinned to this member
+  Ipv4Address probe_ip{};                   // lag.probe: sender IP of this member's probes
+  MacAddress probe_mac{};                   // lag.probe: sender MAC of this member's probes
 };
 
+// ARP probing of every member's path (LagSettings::probe).
+struct ProbeSettings {
+  Ipv4Address target;                                  // asked for by every member's probes
+  Duration interval = std::chrono::milliseconds(100);  // probe interval
+  uint32_t missed_max = 2;  // intervals without a reply before the member fails
+};
+
+// LAG decision modes vfod supports (lag-core's LagMode subset).
+enum class LagModeSetting : uint8_t {
+  kActiveBackup,  // one active member for every port
+  kBalanceVm,     // per-port home member (HRW hash or pin)
+  kBalanceFlow,   // per-flow hash over the live members
+};
+
+// Where the ports' backing VFs come from.
+enum class VfProviderSetting : uint8_t {
+  kNetdev,    // none made: ports open the member netdev or their own devargs
+  kSoftware,  // sriov-manager software VFs: a macvlan per port and member
+};
+
+inline constexpr Duration kDefaultVmFailbackDelay = std::chrono::seconds(1);
+inline constexpr uint32_t kDefaultSoftwareVfCapacity = 64;
+
 struct LagSettings {
-  std::string name{kDefaultLagName};    // used in logs
-  std::vector<MemberSettings> members;  // index = MemberId
-  lag::MemberId primary = 0;            // active member at start
+  std::string name{kDefaultLagName};                    // used in logs
+  std::vector<MemberSettings> members;                  // index = MemberId
+  lag::MemberId primary = 0;                            // active member at start / failback target
+  LagModeSetting mode = LagModeSetting::kActiveBackup;  // placement mode
+  bool failback = true;                                 // active-backup: return to the primary
+  Duration updelay{0};                                  // carrier up -> member used
+  Duration downdelay{0};                                // carrier down -> member left
+  std::optional<Duration> vm_failback_delay = kDefaultVmFailbackDelay;  // nullopt = stay
+  VfProviderSetting vf_provider = VfProviderSetting::kNetdev;           // backing VFs
+  uint32_t software_vf_capacity = kDefaultSoftwareVfCapacity;           // macvlan slots per member
+  std::optional<ProbeSettings> probe;  // path probing; nullopt = carrier alone decides
+  lag::HashPolicy hash_policy = lag::HashPolicy::kLayer2;  // balance-flow hash
 };
 
 struct PortSettings {

@@ -48,7 +48,7 @@ struct RelayOptions {
 };
 
 // Consumer of the frames workers copy for address learning (lag-core's
-// AddressLearner after integration). Called on the control thread; `frame`
+// AddressLearner, through vfod's LagController). Called on the control thread; `frame`
 // is valid only during the call.
 class LearnerSink {
  public:

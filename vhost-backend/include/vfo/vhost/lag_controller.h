@@ -1,0 +1,158 @@
+// LagController: vfod's side of the vertical slice. It hosts lag-core's
+// LagRuntime in the control loop and, when the LAG uses software VFs,
+// sriov-manager's VfPairManager, and joins them to the PortManager:
+//
+//   port created   -> VF pair (one VF per member, guest MAC)  [software VFs]
+//                  -> PortManager::createPort (uplinks = the VFs' devargs)
+//                  -> LagRuntime::addPort (allowed MACs, VLAN, pin)
+//   carrier change -> LagRuntime decides -> switch_port -> PortManager::setActiveMember
+//                                        -> announce frames -> PortManager::sendOnMember
+//                                        -> FailoverRecord -> log line + history
+//   learner ring   -> onLearnerFrame -> LagRuntime::observe (addresses to announce)
+//   port deleted   -> LagRuntime::removePort, PortManager::deletePort, VFs reset
+//
+// Contract: every method runs on vfod's control thread (the LearnerSink
+// override too: Relay::drainLearner calls it there). createPort is a
+// transaction: on any failure what it did is undone (VFs reset, port
+// deleted) and the error names the port. Errors: INVALID_ARGUMENT for a bad
+// LAG config (create), the PortManager's / provider's codes otherwise.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vfo/base/clock.h"
+#include "vfo/base/status.h"
+#include "vfo/lag/lag_runtime.h"
+#include "vfo/lag/probe_monitor.h"
+#include "vfo/netlink/netlink_socket.h"
+#include "vfo/sriov/vf_pairs.h"
+#include "vfo/sriov/vf_provider.h"
+#include "vfo/vhost/config.h"
+#include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/probe_channel.h"
+#include "vfo/vhost/relay.h"
+
+namespace vfo::vhost {
+
+// Failover records kept for introspection (stats output).
+inline constexpr size_t kFailoverHistory = 16;
+
+// The LagRuntime configuration of vfod's LAG settings (pure): members with
+// their watched netdev (the member name when it has none), mode, primary
+// (active-backup), failback, delays. INVALID_ARGUMENT naming the field
+// when lag-core refuses the result.
+StatusOr<lag::LagRuntimeConfig> lagRuntimeConfigOf(const LagSettings& lag);
+
+// The balance-vm pin of a port id, if a member pins it.
+std::optional<lag::MemberId> pinOf(const LagSettings& lag, std::string_view port_id);
+
+// The VF settings of a port's backing VFs (guest MAC, VLAN, spoof check on).
+sriov::VfConfig vfConfigOf(const PortSettings& port);
+
+// "[port vm1] failover pf0 -> pf1 (member-down): cause seen, switched +42 us,
+// first frame +64 us, last frame +100.1 ms, 6 frames" (the log line).
+std::string formatFailover(const lag::FailoverRecord& r, const std::vector<std::string>& members);
+
+class LagController final : public LearnerSink {
+ public:
+  // `links`: the rtnetlink socket the runtime watches carrier on (vfod: a
+  // real RtNetlinkSocket; tests: a fake). `vfs`: the VF provider when
+  // lag.vf_provider is software, else null. `probes`: where ARP probes go
+  // when lag.probe is set, else null. All of them, `ports` and `clock` must
+  // outlive the controller.
+  static StatusOr<std::unique_ptr<LagController>> create(const VfodConfig& config,
+                                                         PortManager& ports,
+                                                         netlink::NetlinkSocket* links,
+                                                         sriov::VfProvider* vfs, const Clock& clock,
+                                                         ProbeChannel* probes = nullptr);
+  ~LagController() override;
+  LagController(const LagController&) = delete;
+  LagController& operator=(const LagController&) = delete;
+
+  // The runtime's initial link dump: members get their carrier state.
+  Status start();
+
+  // Software VFs after a restart: takes over the VFs a previous vfod
+  // configured for `ports` (VfPairManager::adopt). No-op without a provider.
+  sriov::AdoptReport adopt(const std::vector<PortSettings>& ports);
+
+  // Creates the port end to end (see the file comment); the port starts on
+  // the member the LAG places it on.
+  Status createPort(PortSettings settings);
+  // Removes the port from the LAG, deletes it and resets its VFs.
+  // NOT_FOUND if the controller does not know it.
+  Status deletePort(std::string_view id);
+  // Deletes every port created here, newest first.
+  void closeAll();
+
+  // Driven by the control loop: the runtime's rtnetlink fd, the probe
+  // channel's fds (onProbeReadable) and one deadline for every timer.
+  int fd() const { return runtime_->fd(); }
+  TimePoint nextDeadline() const;
+  Status onReadable(TimePoint now);
+  Status onTick(TimePoint now);
+  // Replies on `member`'s probe endpoint: ARP replies from the target to
+  // the member's probe MAC count as answers.
+  void onProbeReadable(lag::MemberId member, TimePoint now);
+  const lag::ProbeMonitor* probes() const { return probe_.get(); }
+
+  // LearnerSink: copies of ARP/ND/DHCP frames go to the runtime's learner.
+  void onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) override;
+
+  // Newest last, at most kFailoverHistory.
+  const std::deque<lag::FailoverRecord>& failovers() const { return failovers_; }
+  uint64_t failoverCount() const { return failover_count_; }
+  // Stats lines: lag-core's group snapshot as "lag ..." lines, one "learned
+  // port <id> <mac> <ip>" per address the learner holds, "lag failovers N",
+  // and one "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
+  // first_frame_us <y> frames <n>" line per kept record.
+  std::string renderStats() const;
+
+  lag::LagRuntime& runtime() { return *runtime_; }
+  const sriov::VfPairManager* vfPairs() const { return pairs_ ? &*pairs_ : nullptr; }
+  // The LAG's port index of a port id.
+  std::optional<lag::PortIndex> portIndex(std::string_view id) const;
+
+ private:
+  LagController(const VfodConfig& config, PortManager& ports, const Clock& clock);
+  void onSwitch(lag::PortIndex port, lag::MemberId to);
+  bool onSend(lag::MemberId member, lag::PortIndex port, std::span<const uint8_t> frame);
+  void onFailover(const lag::FailoverRecord& r);
+  void undoPort(const std::string& id, bool port_created, bool vfs_created);
+  void sendProbe(lag::MemberId member, const lag::ProbeAddress& target);
+  // balance-flow: the live set as the workers' member selector.
+  struct FlowSelector {
+    lag::LiveSet live;        // copy of the group's snapshot; immutable once published
+    MemberSelector selector;  // select = live.selectFlow, context = &live
+    uint32_t rx_members = 0;  // bit per live member: their RX reaches the guest
+  };
+  // Publishes the group's current live set to every port (each
+  // setSelector quiesces the workers), then frees the previous one.
+  void refreshFlow();
+  // refreshFlow() when the group published a newer live set.
+  void maybeRefreshFlow();
+  bool flowMode() const { return config_.lag.mode == LagModeSetting::kBalanceFlow; }
+
+  VfodConfig config_;
+  PortManager& ports_;
+  const Clock& clock_;
+  std::vector<std::string> member_names_;      // by MemberId
+  std::unique_ptr<lag::LagRuntime> runtime_;   // lag-core assembled
+  std::optional<sriov::VfPairManager> pairs_;  // software VFs; empty otherwise
+  ProbeChannel* probe_channel_ = nullptr;      // with lag.probe
+  std::unique_ptr<lag::ProbeMonitor> probe_;   // with lag.probe
+  std::unique_ptr<FlowSelector> flow_;         // balance-flow: what the ports use now
+  std::map<lag::PortIndex, std::string> ids_;  // LAG port -> port id
+  std::map<std::string, lag::PortIndex, std::less<>> indexes_;  // port id -> LAG port
+  std::vector<std::string> order_;                              // creation order of port ids
+  std::deque<lag::FailoverRecord> failovers_;                   // newest last
+  uint64_t failover_count_ = 0;                                 // records ever reported
+};
+
+}  // namespace vfo::vhost
