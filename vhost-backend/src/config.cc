@@ -513,6 +513,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       case v1::LAG_MODE_BALANCE_FLOW:
         out.lag.mode = LagModeSetting::kBalanceFlow;
         break;
+      case v1::LAG_MODE_FOLLOW_KERNEL_BOND:
+        return v.error({{"lag"}, {"mode"}},
+                       "LAG_MODE_FOLLOW_KERNEL_BOND is not supported by vfod yet");
       default:
         return v.error({{"lag"}, {"mode"}}, fmt::format("unknown mode {}", int(l.mode())));
     }
