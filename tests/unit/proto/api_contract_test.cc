@@ -697,8 +697,16 @@ TEST_F(ApiContractTest, SocketHasTheConfiguredModeAndGroup) {
 int runVfoctlAs(uid_t uid, gid_t gid, const std::string& socket, std::vector<std::string> args,
                 std::string* err_out) {
   const std::string vfoctl = vfo::testing::binaryDir() + "/proto/vfoctl";
+  // Opened while still root: the build tree may lie below a directory other
+  // users cannot enter (a mode 0700 checkout); fexecve() then checks only the
+  // binary's own mode.
+  const int exe = open(vfoctl.c_str(), O_RDONLY | O_CLOEXEC);
+  if (exe < 0) return -1;
   int errpipe[2];
-  if (pipe(errpipe) != 0) return -1;
+  if (pipe(errpipe) != 0) {
+    close(exe);
+    return -1;
+  }
   pid_t pid = fork();
   if (pid == 0) {
     dup2(errpipe[1], 2);
@@ -711,9 +719,10 @@ int runVfoctlAs(uid_t uid, gid_t gid, const std::string& socket, std::vector<std
     std::vector<char*> argv;
     for (auto& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(vfoctl.c_str(), argv.data());
+    fexecve(exe, argv.data(), environ);
     _exit(101);
   }
+  close(exe);
   close(errpipe[1]);
   std::string err;
   char buf[512];
