@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vfo/base/log.h"
+#include "vfo/testing/log_capture.h"
 
 namespace vfo::lag {
 namespace {
@@ -15,19 +16,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class LogCapture {
- public:
-  LogCapture() {
-    setLogSink([this](LogLevel, std::string_view line) { lines.emplace_back(line); });
-  }
-  ~LogCapture() { setLogSink(nullptr); }
-  bool contains(const std::string& text) const {
-    for (const auto& l : lines)
-      if (l.find(text) != std::string::npos) return true;
-    return false;
-  }
-  std::vector<std::string> lines;
-};
+using vfo::testing::LogCapture;
 
 class LagGroupTest : public ::testing::Test {
  protected:

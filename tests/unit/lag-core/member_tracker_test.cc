@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vfo/base/log.h"
+#include "vfo/testing/log_capture.h"
 
 namespace vfo::lag {
 namespace {
@@ -15,20 +16,7 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-// Captures log lines for the test's lifetime.
-class LogCapture {
- public:
-  LogCapture() {
-    setLogSink([this](LogLevel, std::string_view line) { lines.emplace_back(line); });
-  }
-  ~LogCapture() { setLogSink(nullptr); }
-  bool contains(const std::string& text) const {
-    for (const auto& l : lines)
-      if (l.find(text) != std::string::npos) return true;
-    return false;
-  }
-  std::vector<std::string> lines;
-};
+using vfo::testing::LogCapture;
 
 class MemberTrackerTest : public ::testing::Test {
  protected:
