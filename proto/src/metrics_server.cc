@@ -216,7 +216,12 @@ Status MetricsServer::start() {
   if (wake_fd_ < 0) return fail(errno, "eventfd");
   listen_fd_ = fd;
   thread_ = std::thread([this] { loop(); });
-  kLog.info("", "serving Prometheus metrics on {}", options_.listen);
+  if (address_.kind == MetricsListenAddress::Kind::kUnix)
+    kLog.info("", "serving Prometheus metrics on unix://{}", address_.path);
+  else
+    kLog.info("", "serving Prometheus metrics on http://{}:{}/metrics",
+              address_.kind == MetricsListenAddress::Kind::kTcp6 ? "[::1]" : address_.host,
+              bound_port_);
   return okStatus();
 }
 
