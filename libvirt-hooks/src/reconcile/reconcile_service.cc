@@ -123,7 +123,7 @@ uint64_t ReconcileService::passes() const {
 }
 
 ReconcileReport ReconcileService::report() const {
-  std::lock_guard lock(pass_mu_);
+  std::lock_guard lock(report_mu_);
   return report_;
 }
 
@@ -203,8 +203,11 @@ TimePoint ReconcileService::runOnce() {
   }
   next = std::min(next, reconciler_.nextDeadline());
   ReconcileReport rep = reconciler_.report();
-  logTransitions(report_, rep);
-  report_ = std::move(rep);
+  {
+    std::lock_guard lock(report_mu_);
+    logTransitions(report_, rep);
+    report_ = std::move(rep);
+  }
   {
     std::lock_guard lock(mu_);
     ++passes_;
