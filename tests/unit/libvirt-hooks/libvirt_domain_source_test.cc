@@ -198,5 +198,34 @@ TEST(LibvirtDomainSource, LifecycleEventsDriveCreateAndGracefulDelete) {
   svc.stop();
 }
 
+TEST(LibvirtDomainSource, ADomainStartedAgainWithinTheGraceKeepsItsPort) {
+  TestDriver driver;
+  ASSERT_TRUE(driver.ok());
+  LibvirtDomainSource src({.uri = "test:///default"});
+  LockedPorts ports;
+  ReconcileServiceOptions opts;
+  opts.reconciler.grace = 30s;
+  opts.resync_interval = 1h;
+  ReconcileService svc(src, ports, MonotonicClock::instance(), opts);
+  ASSERT_TRUE(svc.start().isOk());
+  const std::string name = testing::uniqueName("vfo-rc-");
+  virDomainPtr dom = driver.create(testDomainXml(name, name));
+  ASSERT_NE(dom, nullptr);
+  ASSERT_TRUE(testing::waitFor([&] { return ports.has(name); }, 5000ms));
+
+  auto verdictIs = [&](PortVerdict v) {
+    for (const auto& p : svc.report().ports)
+      if (p.port_id == name) return p.verdict == v;
+    return false;
+  };
+  ASSERT_EQ(virDomainDestroy(dom), 0);
+  ASSERT_TRUE(testing::waitFor([&] { return verdictIs(PortVerdict::kPendingDelete); }, 5000ms));
+  ASSERT_NE(driver.create(testDomainXml(name, name)), nullptr);  // back (new UUID, same socket)
+  ASSERT_TRUE(testing::waitFor([&] { return verdictIs(PortVerdict::kInUse); }, 5000ms));
+  EXPECT_EQ(svc.report().next_deadline, kNever);  // nothing left to delete
+  EXPECT_TRUE(ports.has(name));
+  svc.stop();
+}
+
 }  // namespace
 }  // namespace vfo::hooks
