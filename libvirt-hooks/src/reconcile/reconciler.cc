@@ -10,7 +10,7 @@ namespace {
 
 constexpr Duration kMaxConfigDuration = std::chrono::hours(1);
 
-std::string ms(Duration d) {
+std::string secs(Duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
 }
 
@@ -92,14 +92,14 @@ std::string_view portVerdictName(PortVerdict v) {
 Status validateReconcilerConfig(const ReconcilerConfig& c) {
   if (c.grace < Duration(0) || c.grace > kMaxConfigDuration)
     return invalidArgument(
-        fmt::format("reconcile.grace: {} is out of range 0 s..1 h", ms(c.grace)));
+        fmt::format("reconcile.grace: {} is out of range 0 s..1 h", secs(c.grace)));
   if (c.retry_initial <= Duration(0) || c.retry_initial > kMaxConfigDuration)
-    return invalidArgument(
-        fmt::format("reconcile.retry_initial: {} is out of range (0 s..1 h]", ms(c.retry_initial)));
+    return invalidArgument(fmt::format("reconcile.retry_initial: {} is out of range (0 s..1 h]",
+                                       secs(c.retry_initial)));
   if (c.retry_max < c.retry_initial || c.retry_max > kMaxConfigDuration)
     return invalidArgument(
         fmt::format("reconcile.retry_max: {} is out of range retry_initial ({})..1 h",
-                    ms(c.retry_max), ms(c.retry_initial)));
+                    secs(c.retry_max), secs(c.retry_initial)));
   return okStatus();
 }
 
@@ -195,7 +195,7 @@ std::vector<ReconcileAction> Reconciler::plan() {
     const HookPortSpec& port = ports_.at(id);
     out.push_back({ReconcileActionKind::kDelete, port,
                    fmt::format("owner {} has not been running for {} (grace {})", ownerText(port),
-                               ms(now - since), ms(config_.grace))});
+                               secs(now - since), secs(config_.grace))});
   }
   return out;
 }
@@ -298,11 +298,11 @@ ReconcileReport Reconciler::report() const {
         r.verdict = PortVerdict::kPendingDelete;
         r.deadline = due;
         r.detail = fmt::format("owner {} is not running; deleted in {} unless it comes back",
-                               ownerText(port), ms(due - rep.now));
+                               ownerText(port), secs(due - rep.now));
       } else {
         r.verdict = PortVerdict::kDeleteDue;
         r.detail = fmt::format("owner {} has not been running for {}; delete planned",
-                               ownerText(port), ms(rep.now - orphan_since_.at(id)));
+                               ownerText(port), secs(rep.now - orphan_since_.at(id)));
       }
       retryOf(id, r);
     }
@@ -340,7 +340,7 @@ std::vector<std::string> ReconcileReport::lines() const {
         fmt::format("port {}: {}: {}", p.port_id, portVerdictName(p.verdict), p.detail);
     if (!p.last_error.empty())
       line += fmt::format("; last attempt failed: {}; retry in {}", p.last_error,
-                          ms(p.deadline > now ? p.deadline - now : Duration(0)));
+                          secs(p.deadline > now ? p.deadline - now : Duration(0)));
     out.push_back(std::move(line));
   }
   return out;
