@@ -152,7 +152,7 @@ int onLifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
 }
 
 void onClose(virConnectPtr, int reason, void* opaque) {
-  auto& shared = *static_cast<SharedPtr*>(opaque);
+  auto* shared = static_cast<LibvirtDomainSource::Shared*>(opaque);
   shared->closed = true;
   shared->notify(fmt::format("libvirt connection closed ({})", closeReasonName(reason)));
 }
@@ -215,16 +215,24 @@ Status LibvirtDomainSource::connectLocked() {
     // Local drivers (test:///) have no keepalive; remote ones do.
     kLog.debug("", "libvirt {}: no keepalive: {}", options_.uri, lastError());
   }
+  // libvirt owns the opaque (and calls freeShared) only once a registration
+  // succeeded; a failed one leaves it to us.
+  auto* lifecycle_opaque = new SharedPtr(shared_);
   int id = virConnectDomainEventRegisterAny(c, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                             VIR_DOMAIN_EVENT_CALLBACK(onLifecycle),
-                                            new SharedPtr(shared_), freeShared);
+                                            lifecycle_opaque, freeShared);
   if (id < 0) {
+    delete lifecycle_opaque;
     Status s = unavailable(fmt::format("libvirt {}: cannot register for lifecycle events: {}",
                                        options_.uri, lastError()));
     virConnectClose(c);
     return s;
   }
-  if (virConnectRegisterCloseCallback(c, onClose, new SharedPtr(shared_), freeShared) < 0) {
+  // The close callback gets a plain pointer and no free function: libvirt's
+  // local drivers accept the registration but never call the free function
+  // (seen with test:///, libvirt 9.0). Shared outlives the registration: it
+  // belongs to this source, and stop() unregisters before it can go.
+  if (virConnectRegisterCloseCallback(c, onClose, shared_.get(), nullptr) < 0) {
     // Not every driver reports closes; virConnectIsAlive() covers the rest.
     kLog.debug("", "libvirt {}: no close callback: {}", options_.uri, lastError());
     close_cb_registered_ = false;
@@ -239,7 +247,9 @@ Status LibvirtDomainSource::connectLocked() {
 
 void LibvirtDomainSource::dropLocked() {
   if (!conn_) return;
-  if (lifecycle_id_ >= 0) virConnectDomainEventDeregisterAny(conn_, lifecycle_id_);
+  if (lifecycle_id_ >= 0 && virConnectDomainEventDeregisterAny(conn_, lifecycle_id_) < 0)
+    kLog.debug("", "libvirt {}: deregistering the lifecycle callback: {}", options_.uri,
+               lastError());
   if (close_cb_registered_) virConnectUnregisterCloseCallback(conn_, onClose);
   virConnectClose(conn_);
   conn_ = nullptr;
