@@ -185,9 +185,13 @@ TimePoint ReconcileService::runOnce() {
   // 3. actions (the reconciler plans none while the domains are unknown).
   auto ports = ports_.listPorts();
   if (!ports.isOk()) {
-    kLog.warn("", "cannot list vfod's ports: {}; retrying", ports.status().toString());
+    if (!ports_down_logged_)
+      kLog.warn("", "cannot list vfod's ports: {}; nothing is changed, retrying every {}",
+                ports.status().toString(), secs(options_.reconciler.retry_initial));
+    ports_down_logged_ = true;
     next = std::min(next, start + options_.reconciler.retry_initial);
   } else {
+    ports_down_logged_ = false;
     reconciler_.setPorts(std::move(*ports));
     for (const auto& a : domains_ok ? reconciler_.plan() : std::vector<ReconcileAction>{}) {
       Status s = a.kind == ReconcileActionKind::kCreate ? ports_.createPort(a.spec)

@@ -326,8 +326,10 @@ class FakePorts : public PortControl {
   std::map<std::string, HookPortSpec> ports;
   std::vector<std::string> calls;
   Status fail_next_create;
+  bool list_fails = false;
 
   StatusOr<std::vector<HookPortSpec>> listPorts() override {
+    if (list_fails) return unavailable("vfod's control thread did not answer within 2 s");
     std::vector<HookPortSpec> out;
     for (const auto& [id, p] : ports) out.push_back(p);
     return out;
@@ -436,6 +438,28 @@ TEST(ReconcileService, AFailedCreateIsLoggedAndRetried) {
   svc.runOnce();
   EXPECT_EQ(ports.calls, (std::vector<std::string>{"create vm1-net0", "create vm1-net0"}));
   EXPECT_EQ(ports.ports.count("vm1-net0"), 1u);
+}
+
+TEST(ReconcileService, NothingIsDoneWhileVfodsPortsCannotBeListed) {
+  FakeClock clock;
+  FakeDomains domains;
+  FakePorts ports;
+  testing::LogCapture log;
+  ReconcileService svc(domains, ports, clock, {});
+  domains.run("vm1", kUuid1, {kNet0});
+  ports.list_fails = true;
+  EXPECT_EQ(svc.runOnce(), clock.now() + 1s);  // retried after retry_initial
+  clock.advance(1s);
+  svc.runOnce();
+  EXPECT_TRUE(ports.calls.empty());
+  int warnings = 0;
+  for (const auto& l : log.lines)
+    if (l.find("cannot list vfod's ports: UNAVAILABLE") != std::string::npos) ++warnings;
+  EXPECT_EQ(warnings, 1);
+  ports.list_fails = false;
+  clock.advance(1s);
+  svc.runOnce();
+  EXPECT_EQ(ports.calls, (std::vector<std::string>{"create vm1-net0"}));
 }
 
 TEST(ReconcileService, ThreadRunsOnChangeCallbacksAndStops) {

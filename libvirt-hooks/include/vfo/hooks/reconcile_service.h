@@ -78,12 +78,13 @@ class ReconcileService {
   const ReconcileServiceOptions options_;
   Reconciler reconciler_;  // guarded by pass_mu_
 
-  std::mutex pass_mu_;              // one pass at a time; guards reconciler_ and below
-  mutable std::mutex report_mu_;    // guards report_ (report() never waits for a pass)
-  ReconcileReport report_;          // as of the last pass
-  Duration reconnect_backoff_{0};   // 0 = libvirt reachable at the last attempt
-  TimePoint next_libvirt_attempt_;  // no listing before this while unreachable
-  bool libvirt_down_logged_ = false;
+  std::mutex pass_mu_;                // one pass at a time; guards reconciler_ and below
+  mutable std::mutex report_mu_;      // guards report_ (report() never waits for a pass)
+  ReconcileReport report_;            // as of the last pass
+  Duration reconnect_backoff_{0};     // 0 = libvirt reachable at the last attempt
+  TimePoint next_libvirt_attempt_;    // no listing before this while unreachable
+  bool libvirt_down_logged_ = false;  // the unreachable warning was logged
+  bool ports_down_logged_ = false;    // the port-listing warning was logged
 
   mutable std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
