@@ -3,57 +3,87 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <iterator>
+#include <unordered_map>
 #include <utility>
 
 namespace vfo::api {
 
 namespace {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+void appendEscapedLabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
 
-struct Family {
-  std::string name;                                  // full metric name
-  std::string type;                                  // "counter" or "gauge"
-  std::string help;                                  // HELP text (unescaped)
-  std::vector<std::pair<Labels, uint64_t>> samples;  // in insertion order
-};
+using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
 // Families in first-use order; a name used again appends samples to the
-// first family of that name (its HELP/TYPE win).
+// first family of that name (its HELP/TYPE win). Samples are rendered into
+// the family's text as they are added.
 class Exposition {
  public:
-  void add(const std::string& name, const char* type, const std::string& help, Labels labels,
+  // `help` is called only for a family's first sample.
+  template <typename HelpFn>
+  void add(const std::string& name, const char* type, const HelpFn& help, Labels labels,
            uint64_t value) {
-    auto [it, inserted] = index_.emplace(name, families_.size());
-    if (inserted) families_.push_back({name, type, help, {}});
-    families_[it->second].samples.emplace_back(std::move(labels), value);
+    auto [it, inserted] = index_.try_emplace(name, families_.size());
+    if (inserted) families_.push_back({name, type, std::string(help()), {}});
+    std::string& out = families_[it->second].samples;
+    out += name;
+    if (labels.size() != 0) {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, val] : labels) {
+        if (!first) out += ',';
+        first = false;
+        out += key;
+        out += "=\"";
+        appendEscapedLabelValue(out, val);
+        out += '"';
+      }
+      out += '}';
+    }
+    out += ' ';
+    fmt::format_to(std::back_inserter(out), "{}\n", value);
+  }
+
+  void add(const std::string& name, const char* type, const char* help, Labels labels,
+           uint64_t value) {
+    add(
+        name, type, [help] { return help; }, labels, value);
   }
 
   std::string render() const {
+    size_t size = 0;
+    for (const auto& f : families_)
+      size += f.samples.size() + f.help.size() + 2 * f.name.size() + 32;
     std::string out;
+    out.reserve(size);
     for (const auto& f : families_) {
-      out +=
-          fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, escapeHelp(f.help), f.name, f.type);
-      for (const auto& [labels, value] : f.samples) {
-        out += f.name;
-        if (!labels.empty()) {
-          out += '{';
-          for (size_t i = 0; i < labels.size(); ++i) {
-            if (i) out += ',';
-            out += labels[i].first;
-            out += "=\"";
-            out += escapeLabelValue(labels[i].second);
-            out += '"';
-          }
-          out += '}';
-        }
-        out += fmt::format(" {}\n", value);
-      }
+      fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", f.name,
+                     escapeHelp(f.help), f.name, f.type);
+      out += f.samples;
     }
     return out;
   }
 
  private:
+  struct Family {
+    std::string name;     // full metric name
+    std::string type;     // "counter" or "gauge"
+    std::string help;     // HELP text (unescaped)
+    std::string samples;  // rendered sample lines, insertion order
+  };
+
   static std::string escapeHelp(std::string_view s) {
     std::string out;
     for (char c : s) {
@@ -68,7 +98,7 @@ class Exposition {
   }
 
   std::vector<Family> families_;
-  std::map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t> index_;
 };
 
 std::string counterFamily(std::string_view prefix, const std::string& counter) {
@@ -108,16 +138,7 @@ std::string sanitizeMetricName(std::string_view name) {
 
 std::string escapeLabelValue(std::string_view value) {
   std::string out;
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
+  appendEscapedLabelValue(out, value);
   return out;
 }
 
@@ -151,19 +172,23 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   // Datapath counters.
   for (const auto& p : s.stats.ports)
     for (const auto& [c, v] : p.port)
-      e.add(counterFamily("vfo_port_", c), kCounter, counterHelp(s, c, "per port, all queues"),
-            {{"port", p.port_id}}, v);
+      e.add(
+          counterFamily("vfo_port_", c), kCounter,
+          [&] { return counterHelp(s, c, "per port, all queues"); }, {{"port", p.port_id}}, v);
   for (const auto& p : s.stats.ports)
     for (const auto& [q, counters] : p.queues)
       for (const auto& [c, v] : counters)
-        e.add(counterFamily("vfo_queue_", c), kCounter, counterHelp(s, c, "per queue pair"),
-              {{"port", p.port_id}, {"queue", std::to_string(q)}}, v);
+        e.add(
+            counterFamily("vfo_queue_", c), kCounter,
+            [&] { return counterHelp(s, c, "per queue pair"); },
+            {{"port", p.port_id}, {"queue", std::to_string(q)}}, v);
   for (const auto& p : s.stats.ports)
     for (const auto& [m, counters] : p.members)
       for (const auto& [c, v] : counters)
-        e.add(counterFamily("vfo_uplink_", c), kCounter,
-              counterHelp(s, c, "per port, on each member's VF"),
-              {{"port", p.port_id}, {"member", m}}, v);
+        e.add(
+            counterFamily("vfo_uplink_", c), kCounter,
+            [&] { return counterHelp(s, c, "per port, on each member's VF"); },
+            {{"port", p.port_id}, {"member", m}}, v);
 
   // LAG.
   if (s.lag) {
@@ -191,14 +216,19 @@ std::string renderMetrics(const MetricsSnapshot& s) {
             m.active_ports);
     for (const auto& m : s.lag->members)
       for (const auto& [c, v] : m.counters)
-        e.add(counterFamily("vfo_member_", c), kCounter, counterHelp(s, c, "per LAG member"),
-              {{"member", m.name}}, v);
+        e.add(
+            counterFamily("vfo_member_", c), kCounter,
+            [&] { return counterHelp(s, c, "per LAG member"); }, {{"member", m.name}}, v);
     for (const auto& [c, v] : s.lag->counters)
-      e.add(counterFamily("vfo_lag_", c), kCounter, counterHelp(s, c, "LAG group"), {}, v);
+      e.add(
+          counterFamily("vfo_lag_", c), kCounter, [&] { return counterHelp(s, c, "LAG group"); },
+          {}, v);
   }
   for (const auto& [c, v] : s.stats.lag)
     if (!s.lag || !s.lag->counters.count(c))
-      e.add(counterFamily("vfo_lag_", c), kCounter, counterHelp(s, c, "LAG group"), {}, v);
+      e.add(
+          counterFamily("vfo_lag_", c), kCounter, [&] { return counterHelp(s, c, "LAG group"); },
+          {}, v);
 
   for (const auto& [reason, v] : s.failovers_by_reason)
     e.add("vfo_failovers_total", kCounter,
