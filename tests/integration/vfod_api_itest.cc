@@ -24,8 +24,8 @@ class VfodApiTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(lab_.ok()); }
 
-  std::unique_ptr<Vfod> makeVfod() {
-    return std::make_unique<Vfod>(lab_, dir_.path, "", "", "", kSoftwareVfs);
+  std::unique_ptr<Vfod> makeVfod(const std::string& extra = "") {
+    return std::make_unique<Vfod>(lab_, dir_.path, "", extra, "", kSoftwareVfs);
   }
   RunResult vfoctl(const Vfod& vfod, std::vector<std::string> args) {
     std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
@@ -186,6 +186,48 @@ TEST_F(VfodApiTest, OperatorFailoverMovesTrafficAndIsReportedAsAnEvent) {
   EXPECT_THAT(vfoctl(*vfod, {"lag", "show"}).out, HasSubstr("active member     pf1"));
   RunResult health = vfoctl(*vfod, {"health"});
   EXPECT_TRUE(health.ok()) << health.describe();
+}
+
+TEST_F(VfodApiTest, PrometheusEndpointExportsPortLagAndFailoverCounters) {
+  const std::string msock = dir_.path + "/metrics.sock";
+  auto vfod = makeVfod("metrics { listen: \"unix://" + msock + "\" }\n");
+  ASSERT_TRUE(vfod->start());
+  ASSERT_TRUE(vfoctl(*vfod, {"port", "create", "vm1", "--mac", kGuestMac}).ok());
+  Testpmd guest(dir_.path, TestpmdOptions(sock("vm1")));
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return vfod->guestRunning("vm1"); }, 20s, 100ms));
+  ASSERT_TRUE(lab_.pingUntilAnswered(kGuestIp, 3).has_value());
+  ASSERT_TRUE(vfoctl(*vfod, {"lag", "failover", "pf1"}).ok());
+  auto scrape = [&] {
+    return vfo::testing::sh(
+        "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' | socat -t 5 - UNIX-CONNECT:" + msock);
+  };
+  RunResult r;
+  // The failover is counted when its announce bursts are done (~100 ms).
+  EXPECT_TRUE(vfo::testing::waitFor(
+      [&] {
+        r = scrape();
+        return r.out.find("vfo_failovers_total{reason=\"operator-set-active\"} 1") !=
+               std::string::npos;
+      },
+      10s, 50ms))
+      << r.describe();
+  EXPECT_THAT(r.out, HasSubstr("HTTP/1.0 200"));
+  EXPECT_THAT(r.out, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("vfo_port_guest_rx_packets_total\\{port=\"vm1\"\\} [1-9]"));
+  EXPECT_THAT(r.out, HasSubstr("# HELP vfo_port_drop_spoofed_source_total"));
+  EXPECT_EQ(vfod->stop(), 0);
+  struct stat st;
+  EXPECT_NE(::stat(msock.c_str(), &st), 0) << "the metrics socket is removed at stop";
+}
+
+TEST_F(VfodApiTest, MetricsOnAPublicAddressIsRefusedAtStart) {
+  Vfod vfod(lab_, dir_.path, "", "metrics { listen: \"0.0.0.0:9464\" }\n", "", kSoftwareVfs);
+  RunResult r = vfo::testing::run({vfo::testing::binaryDir() + "/vhost-backend/vfod", "--config",
+                                   vfod.config(), "--check-config"},
+                                  10s);
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_THAT(r.err, HasSubstr("metrics.listen"));
 }
 
 }  // namespace

@@ -169,6 +169,7 @@ std::chrono::system_clock::time_point VfodApiBackend::wallTime(TimePoint t) cons
 }
 
 void VfodApiBackend::onFailover(const lag::FailoverRecord& r) {
+  ++failovers_by_reason_[std::string(lag::decisionReasonName(r.reason))];
   const auto& names = lag_.memberNames();
   auto name = [&](lag::MemberId m) { return m < names.size() ? names[m] : std::string(); };
   api::FailoverEvent e;
@@ -517,6 +518,28 @@ api::HealthInfo VfodApiBackend::health() {
   h.problems = std::move(*problems);
   h.serving = true;
   return h;
+}
+
+StatusOr<api::MetricsSnapshot> VfodApiBackend::metricsSnapshot() {
+  return control_.call([&]() -> StatusOr<api::MetricsSnapshot> {
+    api::MetricsSnapshot s;
+    VFO_ASSIGN_OR_RETURN(s.stats, getStats(""));  // nested calls run inline here
+    VFO_ASSIGN_OR_RETURN(s.ports, listPorts());
+    s.lag = lagInfo();
+    s.failovers_by_reason = failovers_by_reason_;
+    auto help = [&](const auto& snapshot) {
+      snapshot.forEach([&](const StatInfo& i, uint64_t) {
+        s.counter_help.emplace(std::string(i.name), std::string(i.help));
+      });
+    };
+    help(QueueStatsSnapshot{});
+    help(MemberStatsSnapshot{});
+    help(PortEventStatsSnapshot{});
+    help(lag::GroupStatsSnapshot{});
+    help(lag::MemberStatsSnapshot{});
+    help(lag::AnnounceStatsSnapshot{});
+    return s;
+  });
 }
 
 void VfodApiBackend::poll() {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "vfo/api/access.h"
+#include "vfo/api/metrics_server.h"
 #include "vfo/v1/config.pb.h"
 #include "vfo/vhost/virtio_features.h"
 
@@ -671,7 +672,11 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
   }
 
   // --- metrics
-  if (in.has_metrics()) out.metrics_listen = in.metrics().listen();
+  if (in.has_metrics() && !in.metrics().listen().empty()) {
+    if (auto m = api::parseMetricsListen(in.metrics().listen()); !m.isOk())
+      return v.error({{"metrics"}, {"listen"}}, m.status().message());
+    out.metrics_listen = in.metrics().listen();
+  }
 
   // --- libvirt
   if (in.has_libvirt()) {

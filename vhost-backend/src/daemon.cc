@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "vfo/api/metrics_server.h"
 #include "vfo/api/server.h"
 #include "vfo/api/state_store.h"
 #include "vfo/base/log.h"
@@ -283,8 +284,10 @@ class Daemon {
       std::optional<VfodApiBackend> backend;
       std::optional<api::ApiServer> api;
       std::optional<LearnedPersister> persister;
-      if (rc == 0 && config_.api.enabled) {
+      std::optional<api::MetricsServer> metrics;
+      if (rc == 0)
         backend.emplace(config_, control, ports, *lag, events, MonotonicClock::instance());
+      if (rc == 0 && config_.api.enabled) {
         api.emplace(*backend, events, *store, apiOptionsOf(config_));
         for (const auto& failure : api->restore(loaded->state, loaded->problem))
           kLog.error("", "restore: {}", failure);
@@ -304,6 +307,18 @@ class Daemon {
           persister.emplace(*backend, *api);
         }
       }
+      if (rc == 0 && !config_.metrics_listen.empty()) {
+        api::MetricsServerOptions mo;
+        mo.listen = config_.metrics_listen;
+        VfodApiBackend* b = &*backend;
+        metrics.emplace(mo, [b]() { return b->metricsSnapshot(); });
+        if (Status s = metrics->start(); !s.isOk()) {
+          kLog.error("", "metrics: {}", s.toString());
+          rc = 1;
+        } else {
+          kLog.info("", "metrics on {}", config_.metrics_listen);
+        }
+      }
       if (rc == 0) {
         kLog.info(
             "", "running: {} ports, {} workers, idle backoff up to {} us (pid {})",
@@ -316,6 +331,7 @@ class Daemon {
       // API calls in flight get UNAVAILABLE; then the API stops before the
       // ports go away.
       control.close();
+      if (metrics) metrics->stop();
       persister.reset();
       if (api) api->stop();
       events.close();

@@ -339,6 +339,7 @@ TEST(VhostConfig, ApiErrorsNameTheField) {
   expectError(base + "api { allowed_groups: \"no-such-group-vfo\" }\n", 0, "api.allowed_groups[0]",
               "no group");
   expectError(base + "api { event_buffer: 3 }\n", 0, "api.event_buffer", "out of range");
+  expectError(base + "metrics { listen: \"0.0.0.0:9464\" }\n", 0, "metrics.listen", "");
   expectError(base + "libvirt { grace { seconds: 7200 } }\n", 0, "libvirt.grace", "out of range");
 }
 

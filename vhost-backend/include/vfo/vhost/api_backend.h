@@ -27,6 +27,7 @@
 
 #include "vfo/api/backend.h"
 #include "vfo/api/event_buffer.h"
+#include "vfo/api/metrics.h"
 #include "vfo/base/clock.h"
 #include "vfo/vhost/config.h"
 #include "vfo/vhost/control_queue.h"
@@ -71,6 +72,10 @@ class VfodApiBackend final : public api::ApiBackend {
   // Control thread, once per loop iteration: publishes guest-side events
   // and refreshes the learned-address snapshot.
   void poll();
+  // Everything the Prometheus endpoint exports, taken in one control-loop
+  // turn (any thread).
+  StatusOr<api::MetricsSnapshot> metricsSnapshot();
+
   // Learned addresses of API ports whose set changed since the last call.
   std::map<std::string, std::vector<api::LearnedAddress>> takeLearnedChanges();
 
@@ -91,8 +96,9 @@ class VfodApiBackend final : public api::ApiBackend {
   const Clock& clock_;
 
   // Control thread only.
-  std::map<std::string, api::PortSpec> specs_;  // ports created through the API
-  std::set<std::string> detached_;              // marked detached, guest not back yet
+  std::map<std::string, api::PortSpec> specs_;           // ports created through the API
+  std::set<std::string> detached_;                       // marked detached, guest not back yet
+  std::map<std::string, uint64_t> failovers_by_reason_;  // carried-out moves since start
   struct Seen {
     api::PortState state = api::PortState::kWaiting;
     bool connected = false;
