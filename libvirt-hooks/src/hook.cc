@@ -17,9 +17,12 @@ std::string portIdFor(const std::string& socket_path) {
   return name;
 }
 
+// The socket is served: a guest can connect. A detached port (the guest
+// stopped, `release` did not delete it, e.g. vfod was down then) is ready too.
 bool ready(HookPortState s) {
   return s == HookPortState::kWaiting || s == HookPortState::kActive ||
-         s == HookPortState::kDegraded || s == HookPortState::kIncoming;
+         s == HookPortState::kDegraded || s == HookPortState::kIncoming ||
+         s == HookPortState::kDetached;
 }
 
 class Runner {
