@@ -1,0 +1,337 @@
+// The vfo-hook binary as libvirt runs it: argv `vfo <domain> <op> <sub-op> -`,
+// the domain XML on stdin, settings from the file named by $VFO_HOOK_CONFIG,
+// talking to vfod's API on a Unix socket. The test checks vfod's side
+// through its own gRPC stub, independent of the hook's client.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "../unit/proto/fake_backend.h"
+#include "vfo/api/server.h"
+#include "vfo/testing/names.h"
+#include "vfo/testing/subprocess.h"
+#include "vfo/v1/vfo.grpc.pb.h"
+
+namespace vfo::hooks {
+namespace {
+
+using namespace std::chrono_literals;
+using vfo::testing::RunResult;
+
+// Stands in for vfod until its API is wired: the real ApiServer, StateStore
+// and gRPC socket with FakeBackend, plus what vfod does with a vfod-served
+// port's socket (listen on it while the port exists), because the hook waits
+// for that file.
+class SocketServingBackend : public api::testing::FakeBackend {
+ public:
+  using FakeBackend::FakeBackend;
+  ~SocketServingBackend() override {
+    for (auto& [path, fd] : sockets_) {
+      ::close(fd);
+      ::unlink(path.c_str());
+    }
+  }
+  StatusOr<api::PortInfo> createPort(const api::PortSpec& spec) override {
+    auto p = FakeBackend::createPort(spec);
+    if (p.isOk() && spec.role == api::VhostRole::kServer) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sa{};
+      sa.sun_family = AF_UNIX;
+      std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", spec.socket_path.c_str());
+      if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+          ::listen(fd, 1) != 0)
+        ADD_FAILURE() << "cannot listen on " << spec.socket_path;
+      std::lock_guard lock(socket_mu_);
+      sockets_[spec.socket_path] = fd;
+      ids_[spec.port_id] = spec.socket_path;
+    }
+    return p;
+  }
+  Status deletePort(const std::string& id) override {
+    Status s = FakeBackend::deletePort(id);
+    std::lock_guard lock(socket_mu_);
+    if (s.isOk() && ids_.contains(id)) {
+      ::close(sockets_[ids_[id]]);
+      ::unlink(ids_[id].c_str());
+      sockets_.erase(ids_[id]);
+      ids_.erase(id);
+    }
+    return s;
+  }
+
+ private:
+  std::mutex socket_mu_;
+  std::map<std::string, int> sockets_;      // socket path -> listening fd
+  std::map<std::string, std::string> ids_;  // port id -> socket path
+};
+
+class ApiVfod {
+ public:
+  ApiVfod(const std::string& dir, const std::string& socket_dir)
+      : dir_(dir), socket_dir_(socket_dir), target_("unix://" + dir + "/vfo.sock") {
+    ::mkdir((dir + "/state").c_str(), 0750);
+  }
+  ~ApiVfod() { stop(); }
+  bool start() {
+    events_ = std::make_unique<api::EventBuffer>(256);
+    backend_ = std::make_unique<SocketServingBackend>(*events_);
+    store_ = std::make_unique<api::StateStore>(dir_ + "/state");
+    api::ApiServerOptions o;
+    o.listen = target_;
+    o.port_socket_dir = socket_dir_;
+    server_ = std::make_unique<api::ApiServer>(*backend_, *events_, *store_, o);
+    return server_->start().isOk();
+  }
+  void stop() {
+    if (server_) server_->stop();
+    server_.reset();
+    backend_.reset();
+  }
+  const std::string& target() const { return target_; }
+
+ private:
+  std::string dir_, socket_dir_, target_;
+  std::unique_ptr<api::EventBuffer> events_;
+  std::unique_ptr<SocketServingBackend> backend_;
+  std::unique_ptr<api::StateStore> store_;
+  std::unique_ptr<api::ApiServer> server_;
+};
+
+std::string hookBinary() {
+  return vfo::testing::binaryDir() + "/libvirt-hooks/vfo-hook";
+}
+
+class HookItest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access(hookBinary().c_str(), X_OK), 0) << hookBinary();
+    dir = vfo::testing::makeTempDir("vfo-hook-it-");
+    socket_dir = dir + "/sockets";
+    ASSERT_EQ(::mkdir(socket_dir.c_str(), 0755), 0);
+    vfod = std::make_unique<ApiVfod>(dir, socket_dir);
+    ASSERT_TRUE(vfod->start());
+    conf = dir + "/hook.conf";
+    std::ofstream(conf) << "# written by hook_itest\n"
+                        << "api_socket = " << vfod->target() << "\n"
+                        << "socket_dir = " << socket_dir << "\n"
+                        << "log = " << dir << "/hook.log\n"
+                        << "budget_ms = 4000\n"
+                        << "ready_timeout_ms = 3000\n";
+    stub =
+        v1::Vfo::NewStub(grpc::CreateChannel(vfod->target(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    stub.reset();
+    vfod.reset();
+    vfo::testing::removeTree(dir);
+  }
+
+  // A fixture with its socket paths moved into this test's socket directory.
+  std::string fixture(const std::string& name) const {
+    std::ifstream f(vfo::testing::sourceDir() + "/tests/unit/libvirt-hooks/fixtures/" + name);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string xml = ss.str();
+    EXPECT_FALSE(xml.empty()) << name;
+    for (size_t at; (at = xml.find("/run/vfo/sockets")) != std::string::npos;)
+      xml.replace(at, std::strlen("/run/vfo/sockets"), socket_dir);
+    return xml;
+  }
+
+  // Runs the hook as libvirt does; `ms` gets its wall time.
+  RunResult hook(const std::string& domain, const std::string& op, const std::string& sub,
+                 const std::string& xml, int64_t* ms = nullptr) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RunResult r = vfo::testing::run(
+        {"env", "VFO_HOOK_CONFIG=" + conf, hookBinary(), domain, op, sub, "-"}, 20s, xml);
+    if (ms)
+      *ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  t0)
+                .count();
+    return r;
+  }
+
+  grpc::Status get(const std::string& id, v1::Port* out = nullptr) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::GetPortRequest req;
+    req.set_port_id(id);
+    v1::Port resp;
+    auto st = stub->GetPort(&ctx, req, &resp);
+    if (out) *out = resp;
+    return st;
+  }
+  int portCount() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::ListPortsResponse resp;
+    EXPECT_TRUE(stub->ListPorts(&ctx, v1::ListPortsRequest(), &resp).ok());
+    return resp.ports_size();
+  }
+  std::string hookLog() const {
+    std::ifstream f(dir + "/hook.log");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  static bool isSocket(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+  }
+
+  std::string dir, socket_dir, conf;
+  std::unique_ptr<ApiVfod> vfod;
+  std::unique_ptr<v1::Vfo::Stub> stub;
+};
+
+TEST_F(HookItest, PrepareStartedStoppedReleaseManageThePorts) {
+  const std::string xml = fixture("several_with_foreign.xml");
+  int64_t ms = 0;
+  RunResult r = hook("vm3", "prepare", "begin", xml, &ms);
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << hookLog();
+  EXPECT_EQ(r.out, "") << "prepare is not a filter";
+  EXPECT_EQ(r.err, "");
+  std::printf("prepare begin of 2 ports: %lld ms wall (process start to exit)\n",
+              static_cast<long long>(ms));
+  EXPECT_EQ(portCount(), 2) << "the OVS interface is not vfod's";
+  v1::Port p;
+  ASSERT_TRUE(get("vm3-net0", &p).ok());
+  EXPECT_EQ(p.spec().socket_path(), socket_dir + "/vm3-net0.sock");
+  EXPECT_EQ(p.spec().role(), v1::VHOST_ROLE_SERVER);
+  EXPECT_EQ(p.spec().mac(), "52:54:00:12:34:31");
+  EXPECT_EQ(p.state(), v1::PORT_STATE_WAITING);
+  EXPECT_TRUE(isSocket(socket_dir + "/vm3-net0.sock"));
+  ASSERT_TRUE(get("vm3-net1", &p).ok());
+  EXPECT_EQ(p.spec().role(), v1::VHOST_ROLE_CLIENT);
+  EXPECT_EQ(p.spec().queues(), 2u);
+
+  // Idempotent: a second prepare changes nothing.
+  r = hook("vm3", "prepare", "begin", xml);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(portCount(), 2);
+
+  r = hook("vm3", "started", "begin", xml);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(get("vm3-net1", &p).ok());
+  EXPECT_EQ(p.spec().domain_name(), "vm3");
+  EXPECT_EQ(p.spec().domain_uuid(), "11111111-2222-3333-4444-555555555555");
+
+  r = hook("vm3", "stopped", "end", xml);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  ASSERT_TRUE(get("vm3-net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+  ASSERT_TRUE(get("vm3-net1", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+
+  r = hook("vm3", "release", "end", xml);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(portCount(), 0);
+  EXPECT_EQ(get("vm3-net0").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(isSocket(socket_dir + "/vm3-net0.sock"));
+  // Again: a missing port is success.
+  r = hook("vm3", "release", "end", xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(hookLog().find("port vm3-net0 already gone"), std::string::npos) << hookLog();
+}
+
+TEST_F(HookItest, FiltersEchoTheXmlByteForByte) {
+  const std::string migrating = fixture("server_mode_multiqueue.xml");
+  RunResult r = hook("vm2", "migrate", "begin", migrating);
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << hookLog();
+  EXPECT_EQ(r.out, migrating);
+  EXPECT_EQ(r.err, "");
+  v1::Port p;
+  ASSERT_TRUE(get("vm2-net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_INCOMING);
+  EXPECT_TRUE(p.spec().incoming_migration());
+  EXPECT_EQ(p.spec().queues(), 4u);
+  // libvirt then runs prepare on the destination: the incoming port is it.
+  r = hook("vm2", "prepare", "begin", migrating);
+  EXPECT_EQ(r.exit_code, 0) << r.describe() << hookLog();
+  EXPECT_EQ(portCount(), 1);
+
+  const std::string restoring = fixture("metadata.xml");
+  r = hook("vm5", "restore", "begin", restoring);
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << hookLog();
+  EXPECT_EQ(r.out, restoring);
+  ASSERT_TRUE(get("vm5-net0", &p).ok());
+  EXPECT_EQ(p.spec().vlan(), 100u);
+  EXPECT_EQ(p.spec().pinned_member(), "pf1");
+  ASSERT_EQ(p.spec().allowed_macs_size(), 2);
+  ASSERT_TRUE(get("vm5-net1", &p).ok());
+  EXPECT_EQ(p.spec().vlan(), 200u);
+}
+
+TEST_F(HookItest, VfodDownFailsPrepareClearlyAndLetsReleaseSucceed) {
+  const std::string xml = fixture("client_mode.xml");
+  vfod->stop();
+  int64_t ms = 0;
+  RunResult r = hook("vm1", "prepare", "begin", xml, &ms);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_EQ(r.out, "");
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  EXPECT_EQ(r.err.rfind("vfo: vfod is not reachable, cannot create vm1: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(vfod->target()), std::string::npos) << "names the socket: " << r.err;
+  EXPECT_LT(ms, 3000) << "a dead vfod is noticed at once";
+
+  r = hook("vm1", "stopped", "end", xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  r = hook("vm1", "release", "end", xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(hookLog().find("vfod reconciles it later"), std::string::npos) << hookLog();
+  r = hook("vm1", "reconnect", "begin", xml);
+  EXPECT_EQ(r.exit_code, 0) << "a running VM is not killed because vfod is down: " << r.describe();
+}
+
+TEST_F(HookItest, BadInputIsAClearErrorAndCreatesNothing) {
+  RunResult r = hook("broken", "prepare", "begin", fixture("malformed.xml"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("domain broken"), std::string::npos) << r.err;
+  r = hook("vm1", "prepare", "begin", "");
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  // Larger than the 4 MiB default: refused without parsing.
+  std::string huge = fixture("client_mode.xml");
+  huge.insert(huge.find("</domain>"), std::string(5u << 20, ' '));
+  r = hook("vm1", "prepare", "begin", huge);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("more than the limit of 4194304 bytes"), std::string::npos) << r.err;
+  // A socket outside vfod's socket directory.
+  std::string outside = fixture("client_mode.xml");
+  outside.replace(outside.find(socket_dir), socket_dir.size(), dir);
+  r = hook("vm1", "prepare", "begin", outside);
+  EXPECT_EQ(r.exit_code, 0) << "not vfod's interface: ignored, not refused: " << r.describe();
+  EXPECT_EQ(portCount(), 0);
+  // A bad config: prepare fails and says which line; release still succeeds.
+  std::ofstream(conf, std::ios::app) << "budget_ms = soon\n";
+  r = hook("vm1", "prepare", "begin", fixture("client_mode.xml"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("hook.conf:7 budget_ms: 'soon' is not a whole number"), std::string::npos)
+      << r.err;
+  r = hook("vm1", "release", "end", fixture("client_mode.xml"));
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(portCount(), 0);
+}
+
+TEST_F(HookItest, OperationsTheHookDoesNotHandleExitZero) {
+  for (auto [op, sub] : std::vector<std::pair<std::string, std::string>>{
+           {"prepare", "end"}, {"start", "end"}, {"attach", "begin"}, {"release", "begin"}}) {
+    RunResult r = hook("vm1", op, sub, fixture("client_mode.xml"));
+    EXPECT_EQ(r.exit_code, 0) << op << " " << sub << ": " << r.describe();
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(portCount(), 0);
+}
+
+}  // namespace
+}  // namespace vfo::hooks
