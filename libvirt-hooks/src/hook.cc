@@ -161,8 +161,8 @@ class Runner {
       else if (s.code() == StatusCode::kNotFound)
         log(fmt::format("port {} already gone", spec.port_id));
       else
-        log(fmt::format("port {}: delete: {} (vfod reconciles it later)", spec.port_id,
-                        s.toString()));
+        log(fmt::format("port {}: delete: {}; the port stays until `vfoctl port delete {}`",
+                        spec.port_id, s.toString(), spec.port_id));
     }
     return result_;
   }
