@@ -31,26 +31,6 @@ api::PortSpec toApiSpec(const HookPortSpec& h) {
   return s;
 }
 
-HookPortState toHookState(api::PortState s) {
-  switch (s) {
-    case api::PortState::kIncoming:
-      return HookPortState::kIncoming;
-    case api::PortState::kWaiting:
-      return HookPortState::kWaiting;
-    case api::PortState::kActive:
-      return HookPortState::kActive;
-    case api::PortState::kDegraded:
-      return HookPortState::kDegraded;
-    case api::PortState::kMigratingOut:
-      return HookPortState::kMigratingOut;
-    case api::PortState::kDetached:
-      return HookPortState::kDetached;
-    case api::PortState::kGone:
-      return HookPortState::kGone;
-  }
-  return HookPortState::kGone;
-}
-
 }  // namespace
 
 struct GrpcVfodClient::Impl {
@@ -157,7 +137,7 @@ Status GrpcVfodClient::deletePort(const std::string& port_id) {
 StatusOr<HookPortState> GrpcVfodClient::portState(const std::string& port_id) {
   VFO_ASSIGN_OR_RETURN(v1::Port port, impl_->getPort(port_id));
   VFO_ASSIGN_OR_RETURN(api::PortState state, api::portStateFromProto(port.state(), "state"));
-  return toHookState(state);
+  return state;
 }
 
 Status GrpcVfodClient::setOwner(const std::string& port_id, const std::string& domain_name,
