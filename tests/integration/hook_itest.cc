@@ -325,6 +325,26 @@ TEST_F(HookItest, BadInputIsAClearErrorAndCreatesNothing) {
   EXPECT_EQ(portCount(), 0);
 }
 
+TEST_F(HookItest, InstallPutsAnExecutableHookWhereLibvirtLooks) {
+  const std::string dest = dir + "/destdir";
+  RunResult r = vfo::testing::run(
+      {"env", "DESTDIR=" + dest, "cmake", "--install", vfo::testing::binaryDir()}, 60s);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  const std::string installed = dest + "/etc/libvirt/hooks/qemu.d/vfo";
+  struct stat st;
+  ASSERT_EQ(::stat(installed.c_str(), &st), 0) << r.out;
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_NE(r.out.find("/bin/vfoctl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/bin/vfod"), std::string::npos) << r.out;
+  // The installed file is the hook: it serves a prepare.
+  const std::string xml = fixture("client_mode.xml");
+  r = vfo::testing::run(
+      {"env", "VFO_HOOK_CONFIG=" + conf, installed, "vm1", "prepare", "begin", "-"}, 20s, xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(portCount(), 1);
+}
+
 TEST_F(HookItest, OperationsTheHookDoesNotHandleExitZero) {
   for (auto [op, sub] : std::vector<std::pair<std::string, std::string>>{
            {"prepare", "end"}, {"start", "end"}, {"attach", "begin"}, {"release", "begin"}}) {
