@@ -295,6 +295,55 @@ TEST_F(HookItest, VfodDownFailsPrepareClearlyAndLetsReleaseSucceed) {
   EXPECT_EQ(r.exit_code, 0) << "a running VM is not killed because vfod is down: " << r.describe();
 }
 
+TEST_F(HookItest, AHungVfodCostsAtMostTheBudget) {
+  // Something holds the API socket but never answers (a hung vfod).
+  vfod->stop();
+  const std::string path = dir + "/vfo.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  const std::string xml = fixture("several_with_foreign.xml");
+  int64_t ms = 0;
+  RunResult r = hook("vm3", "prepare", "begin", xml, &ms);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("did not answer within 2000 ms"), std::string::npos) << r.err;
+  EXPECT_GE(ms, 1900);
+  EXPECT_LT(ms, 4000 + 1000) << "budget_ms = 4000";
+  r = hook("vm3", "release", "end", xml, &ms);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_LT(ms, 4000 + 1000);
+  ::close(fd);
+}
+
+TEST_F(HookItest, APortVfodHasWithOtherSettingsFailsPrepareNamingTheField) {
+  // An operator made vm1-net0 by hand with another VLAN.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  v1::CreatePortRequest req;
+  req.mutable_spec()->set_port_id("vm1-net0");
+  req.mutable_spec()->set_mac("52:54:00:12:34:01");
+  req.mutable_spec()->set_vlan(42);
+  v1::Port resp;
+  ASSERT_TRUE(stub->CreatePort(&ctx, req, &resp).ok());
+  RunResult r = hook("vm1", "prepare", "begin", fixture("client_mode.xml"));
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("ALREADY_EXISTS"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("another vlan"), std::string::npos) << r.err;
+  v1::Port p;
+  ASSERT_TRUE(get("vm1-net0", &p).ok()) << "a port the hook did not create is never undone";
+  EXPECT_EQ(p.spec().vlan(), 42u);
+  // On a running VM (libvirtd restarted) the same conflict kills nothing
+  // silently: reconnect fails and says the network cannot work.
+  r = hook("vm1", "reconnect", "begin", fixture("client_mode.xml"));
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("cannot work"), std::string::npos) << r.err;
+}
+
 TEST_F(HookItest, BadInputIsAClearErrorAndCreatesNothing) {
   RunResult r = hook("broken", "prepare", "begin", fixture("malformed.xml"));
   EXPECT_EQ(r.exit_code, 1);
