@@ -6,8 +6,9 @@
 // does is runHook()'s (hook.h); settings come from hook_config.h. stdout
 // carries only the XML of filter operations; stderr only one-line reasons
 // (libvirt shows them when the hook fails); everything else goes to the log
-// (syslog by default). A watchdog (SIGALRM) ends the process if it ever
-// outlives its budget by 2 s, so libvirtd can never hang on it.
+// (syslog by default). A watchdog (SIGALRM, default action: the process
+// dies) ends the run after budget + ready_timeout + 2 s whatever happens
+// (stdin never closed, a stuck library call), so libvirtd never hangs on it.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -100,8 +101,13 @@ int main(int argc, char** argv) {
   const bool lenient = args.size() >= 3 && ((args[1] == "stopped" && args[2] == "end") ||
                                             (args[1] == "release" && args[2] == "end") ||
                                             (args[1] == "reconnect" && args[2] == "begin"));
+  // The watchdog covers everything, reading stdin included: vfod calls end
+  // within the budget, the readiness wait within ready_timeout.
+  const HookSettings limits = settings ? *settings : HookSettings{};
+  ::alarm(unsigned(
+      std::chrono::ceil<std::chrono::seconds>(limits.budget + limits.ready_timeout).count() + 2));
   std::string xml;
-  (void)readStdin(settings ? settings->max_xml_bytes : 4u << 20, &xml);
+  (void)readStdin(limits.max_xml_bytes, &xml);
   if (!settings) {
     HookLog("syslog").line(true, "config: " + settings.status().message());
     if (lenient) return 0;
@@ -109,7 +115,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const HookLog log(settings->log);
-  ::alarm(unsigned((settings->budget + std::chrono::seconds(2)).count() / 1000 + 1));
 
   const std::string what =
       fmt::format("domain {} {} {}", args.size() > 0 ? args[0] : "?",

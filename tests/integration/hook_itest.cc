@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -318,6 +319,21 @@ TEST_F(HookItest, AHungVfodCostsAtMostTheBudget) {
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_LT(ms, 4000 + 1000);
   ::close(fd);
+}
+
+TEST_F(HookItest, TheWatchdogEndsARunWhoseStdinNeverCloses) {
+  std::ofstream(conf, std::ios::app) << "budget_ms = 1000\nready_timeout_ms = 500\n";
+  // stdin stays open and empty: the hook blocks reading it.
+  vfo::testing::Process p(
+      {"env", "VFO_HOOK_CONFIG=" + conf, hookBinary(), "vm1", "prepare", "begin", "-"},
+      dir + "/stuck.log", /*keep_stdin=*/true);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p.waitExit(10s)) << "the hook must end by itself";
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(p.exitCode(), 128 + SIGALRM);
+  EXPECT_GE(took, 3500ms) << "1 s budget + 0.5 s ready timeout, rounded up to 2 s, + 2 s";
+  EXPECT_LT(took, 6s);
+  EXPECT_EQ(portCount(), 0);
 }
 
 TEST_F(HookItest, APortVfodHasWithOtherSettingsFailsPrepareNamingTheField) {
