@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "vfo/base/version.h"
 #include "vfo/vhost/config.h"
 #include "vfo/vhost/daemon.h"
 
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
     } else if (a == "--stats") {
       mode = Mode::kStats;
     } else if (a == "--version") {
-      fmt::print("vfod 0.1.0\n");
+      fmt::print("vfod {}\n", vfo::kVfoVersion);
       return 0;
     } else if (a == "-h" || a == "--help") {
       fmt::print("{}", kUsage);
