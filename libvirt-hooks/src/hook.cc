@@ -161,8 +161,10 @@ class Runner {
       else if (s.code() == StatusCode::kNotFound)
         log(fmt::format("port {} already gone", spec.port_id));
       else
-        log(fmt::format("port {}: delete: {}; the port stays until `vfoctl port delete {}`",
-                        spec.port_id, s.toString(), spec.port_id));
+        log(fmt::format(
+            "port {}: delete: {}; the port stays until vfod's libvirt reconciliation removes it "
+            "(when on) or `vfoctl port delete {}`",
+            spec.port_id, s.toString(), spec.port_id));
     }
     return result_;
   }

@@ -1,7 +1,8 @@
 // The vfo-hook binary as libvirt runs it: argv `vfo <domain> <op> <sub-op> -`,
 // the domain XML on stdin, settings from the file named by $VFO_HOOK_CONFIG,
-// talking to vfod's API on a Unix socket. The test checks vfod's side
-// through its own gRPC stub, independent of the hook's client.
+// talking to a real vfod (software VFs: macvlans on the lab's veths) through
+// its API socket. The test checks vfod's side through its own gRPC stub,
+// independent of the hook's client.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -13,96 +14,21 @@
 #include <fstream>
 #include <sstream>
 
-#include "../unit/proto/fake_backend.h"
-#include "vfo/api/server.h"
 #include "vfo/testing/names.h"
 #include "vfo/testing/subprocess.h"
+#include "vfo/testing/wait.h"
 #include "vfo/v1/vfo.grpc.pb.h"
+#include "vfod_lab.h"
 
 namespace vfo::hooks {
 namespace {
 
 using namespace std::chrono_literals;
 using vfo::testing::RunResult;
+using vfo::vhost::itest::MiniLab;
+using vfo::vhost::itest::Vfod;
 
-// Stands in for vfod until its API is wired: the real ApiServer, StateStore
-// and gRPC socket with FakeBackend, plus what vfod does with a vfod-served
-// port's socket (listen on it while the port exists), because the hook waits
-// for that file.
-class SocketServingBackend : public api::testing::FakeBackend {
- public:
-  using FakeBackend::FakeBackend;
-  ~SocketServingBackend() override {
-    for (auto& [path, fd] : sockets_) {
-      ::close(fd);
-      ::unlink(path.c_str());
-    }
-  }
-  StatusOr<api::PortInfo> createPort(const api::PortSpec& spec) override {
-    auto p = FakeBackend::createPort(spec);
-    if (p.isOk() && spec.role == api::VhostRole::kServer) {
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un sa{};
-      sa.sun_family = AF_UNIX;
-      std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", spec.socket_path.c_str());
-      if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-          ::listen(fd, 1) != 0)
-        ADD_FAILURE() << "cannot listen on " << spec.socket_path;
-      std::lock_guard lock(socket_mu_);
-      sockets_[spec.socket_path] = fd;
-      ids_[spec.port_id] = spec.socket_path;
-    }
-    return p;
-  }
-  Status deletePort(const std::string& id) override {
-    Status s = FakeBackend::deletePort(id);
-    std::lock_guard lock(socket_mu_);
-    if (s.isOk() && ids_.contains(id)) {
-      ::close(sockets_[ids_[id]]);
-      ::unlink(ids_[id].c_str());
-      sockets_.erase(ids_[id]);
-      ids_.erase(id);
-    }
-    return s;
-  }
-
- private:
-  std::mutex socket_mu_;
-  std::map<std::string, int> sockets_;      // socket path -> listening fd
-  std::map<std::string, std::string> ids_;  // port id -> socket path
-};
-
-class ApiVfod {
- public:
-  ApiVfod(const std::string& dir, const std::string& socket_dir)
-      : dir_(dir), socket_dir_(socket_dir), target_("unix://" + dir + "/vfo.sock") {
-    ::mkdir((dir + "/state").c_str(), 0750);
-  }
-  ~ApiVfod() { stop(); }
-  bool start() {
-    events_ = std::make_unique<api::EventBuffer>(256);
-    backend_ = std::make_unique<SocketServingBackend>(*events_);
-    store_ = std::make_unique<api::StateStore>(dir_ + "/state");
-    api::ApiServerOptions o;
-    o.listen = target_;
-    o.port_socket_dir = socket_dir_;
-    server_ = std::make_unique<api::ApiServer>(*backend_, *events_, *store_, o);
-    return server_->start().isOk();
-  }
-  void stop() {
-    if (server_) server_->stop();
-    server_.reset();
-    backend_.reset();
-  }
-  const std::string& target() const { return target_; }
-
- private:
-  std::string dir_, socket_dir_, target_;
-  std::unique_ptr<api::EventBuffer> events_;
-  std::unique_ptr<SocketServingBackend> backend_;
-  std::unique_ptr<api::StateStore> store_;
-  std::unique_ptr<api::ApiServer> server_;
-};
+constexpr const char* kSoftwareVfs = "  vf_provider: VF_PROVIDER_SOFTWARE\n  primary: \"pf0\"\n";
 
 std::string hookBinary() {
   return vfo::testing::binaryDir() + "/libvirt-hooks/vfo-hook";
@@ -112,23 +38,27 @@ class HookItest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::access(hookBinary().c_str(), X_OK), 0) << hookBinary();
+    ASSERT_TRUE(lab.ok());
     dir = vfo::testing::makeTempDir("vfo-hook-it-");
-    socket_dir = dir + "/sockets";
-    ASSERT_EQ(::mkdir(socket_dir.c_str(), 0755), 0);
-    vfod = std::make_unique<ApiVfod>(dir, socket_dir);
+    vfod = std::make_unique<Vfod>(lab, dir, "", "", "", kSoftwareVfs);
+    socket_dir = vfod->socketDir();
     ASSERT_TRUE(vfod->start());
     conf = dir + "/hook.conf";
     std::ofstream(conf) << "# written by hook_itest\n"
-                        << "api_socket = " << vfod->target() << "\n"
+                        << "api_socket = " << vfod->apiTarget() << "\n"
                         << "socket_dir = " << socket_dir << "\n"
                         << "log = " << dir << "/hook.log\n"
                         << "budget_ms = 4000\n"
                         << "ready_timeout_ms = 3000\n";
-    stub =
-        v1::Vfo::NewStub(grpc::CreateChannel(vfod->target(), grpc::InsecureChannelCredentials()));
+    stub = v1::Vfo::NewStub(
+        grpc::CreateChannel(vfod->apiTarget(), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     stub.reset();
+    if (vfod) {
+      if (vfod->pid() > 0) ::kill(vfod->pid(), SIGCONT);  // in case a test stopped it
+      vfod->stop();
+    }
     vfod.reset();
     vfo::testing::removeTree(dir);
   }
@@ -186,8 +116,9 @@ class HookItest : public ::testing::Test {
     return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
   }
 
+  MiniLab lab;
   std::string dir, socket_dir, conf;
-  std::unique_ptr<ApiVfod> vfod;
+  std::unique_ptr<Vfod> vfod;
   std::unique_ptr<v1::Vfo::Stub> stub;
 };
 
@@ -260,12 +191,33 @@ TEST_F(HookItest, FiltersEchoTheXmlByteForByte) {
   EXPECT_EQ(portCount(), 1);
 
   const std::string restoring = fixture("metadata.xml");
+  // vfod runs active-backup and refuses the LAG pin the metadata asks for:
+  // the filter fails (libvirt aborts the restore), no XML, nothing created.
+  r = hook("vm5", "restore", "begin", restoring);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("port vm5-net0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("balance-vm"), std::string::npos) << r.err;
+  EXPECT_EQ(get("vm5-net0").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(HookItest, RestoreAppliesTheMetadataOnABalanceVmVfod) {
+  // vfod cannot change its LAG mode while ports run: start it in balance-vm.
+  vfod->stop();
+  vfod = std::make_unique<Vfod>(lab, dir, "", "", "",
+                                std::string(kSoftwareVfs) + "  mode: LAG_MODE_BALANCE_VM\n");
+  ASSERT_TRUE(vfod->start());
+  const std::string restoring = fixture("metadata.xml");
+  RunResult r;
+  v1::Port p;
   r = hook("vm5", "restore", "begin", restoring);
   ASSERT_EQ(r.exit_code, 0) << r.describe() << hookLog();
   EXPECT_EQ(r.out, restoring);
   ASSERT_TRUE(get("vm5-net0", &p).ok());
   EXPECT_EQ(p.spec().vlan(), 100u);
   EXPECT_EQ(p.spec().pinned_member(), "pf1");
+  EXPECT_EQ(p.active_member(), "pf1") << "balance-vm homes the port on its pin";
   ASSERT_EQ(p.spec().allowed_macs_size(), 2);
   ASSERT_TRUE(get("vm5-net1", &p).ok());
   EXPECT_EQ(p.spec().vlan(), 200u);
@@ -281,7 +233,7 @@ TEST_F(HookItest, VfodDownFailsPrepareClearlyAndLetsReleaseSucceed) {
   ASSERT_FALSE(r.err.empty());
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   EXPECT_EQ(r.err.rfind("vfo: vfod is not reachable, cannot create vm1: ", 0), 0u) << r.err;
-  EXPECT_NE(r.err.find(vfod->target()), std::string::npos) << "names the socket: " << r.err;
+  EXPECT_NE(r.err.find(vfod->apiTarget()), std::string::npos) << "names the socket: " << r.err;
   EXPECT_LT(ms, 3000) << "a dead vfod is noticed at once";
 
   r = hook("vm1", "stopped", "end", xml);
@@ -290,23 +242,14 @@ TEST_F(HookItest, VfodDownFailsPrepareClearlyAndLetsReleaseSucceed) {
   r = hook("vm1", "release", "end", xml);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.err, "");
-  EXPECT_NE(hookLog().find("the port stays until `vfoctl port delete vm1-net0`"), std::string::npos)
-      << hookLog();
+  EXPECT_NE(hookLog().find("or `vfoctl port delete vm1-net0`"), std::string::npos) << hookLog();
   r = hook("vm1", "reconnect", "begin", xml);
   EXPECT_EQ(r.exit_code, 0) << "a running VM is not killed because vfod is down: " << r.describe();
 }
 
 TEST_F(HookItest, AHungVfodCostsAtMostTheBudget) {
-  // Something holds the API socket but never answers (a hung vfod).
-  vfod->stop();
-  const std::string path = dir + "/vfo.sock";
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
+  // vfod stopped (SIGSTOP): its socket accepts, nothing answers.
+  ASSERT_EQ(::kill(vfod->pid(), SIGSTOP), 0);
   const std::string xml = fixture("several_with_foreign.xml");
   int64_t ms = 0;
   RunResult r = hook("vm3", "prepare", "begin", xml, &ms);
@@ -318,7 +261,7 @@ TEST_F(HookItest, AHungVfodCostsAtMostTheBudget) {
   r = hook("vm3", "release", "end", xml, &ms);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_LT(ms, 4000 + 1000);
-  ::close(fd);
+  ASSERT_EQ(::kill(vfod->pid(), SIGCONT), 0);
 }
 
 TEST_F(HookItest, TheWatchdogEndsARunWhoseStdinNeverCloses) {
