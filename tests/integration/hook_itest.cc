@@ -148,22 +148,25 @@ TEST_F(HookItest, PrepareStartedStoppedReleaseManageThePorts) {
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(portCount(), 2);
 
-  r = hook("vm3", "started", "begin", xml);
+  r = hook("vm3", "started", "begin", xml, &ms);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
+  std::printf("started begin of 2 ports: %lld ms wall\n", static_cast<long long>(ms));
   ASSERT_TRUE(get("vm3-net1", &p).ok());
   EXPECT_EQ(p.spec().domain_name(), "vm3");
   EXPECT_EQ(p.spec().domain_uuid(), "11111111-2222-3333-4444-555555555555");
 
-  r = hook("vm3", "stopped", "end", xml);
+  r = hook("vm3", "stopped", "end", xml, &ms);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
+  std::printf("stopped end of 2 ports: %lld ms wall\n", static_cast<long long>(ms));
   EXPECT_EQ(r.err, "");
   ASSERT_TRUE(get("vm3-net0", &p).ok());
   EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
   ASSERT_TRUE(get("vm3-net1", &p).ok());
   EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
 
-  r = hook("vm3", "release", "end", xml);
+  r = hook("vm3", "release", "end", xml, &ms);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
+  std::printf("release end of 2 ports: %lld ms wall\n", static_cast<long long>(ms));
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(portCount(), 0);
   EXPECT_EQ(get("vm3-net0").error_code(), grpc::StatusCode::NOT_FOUND);
@@ -172,6 +175,49 @@ TEST_F(HookItest, PrepareStartedStoppedReleaseManageThePorts) {
   r = hook("vm3", "release", "end", xml);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(hookLog().find("port vm3-net0 already gone"), std::string::npos) << hookLog();
+}
+
+TEST_F(HookItest, AGuestUsesTheHooksPortAndDetachLastsUntilItComesBack) {
+  using vfo::vhost::itest::Testpmd;
+  using vfo::vhost::itest::TestpmdOptions;
+  const std::string xml = fixture("client_mode.xml");  // vm1-net0, 52:54:00:12:34:01
+  const std::string sock = socket_dir + "/vm1-net0.sock";
+  auto state = [&] {
+    v1::Port p;
+    return get("vm1-net0", &p).ok() ? p.state() : v1::PORT_STATE_UNSPECIFIED;
+  };
+  RunResult r = hook("vm1", "prepare", "begin", xml);
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << hookLog() << vfod->log();
+  ASSERT_EQ(hook("vm1", "started", "begin", xml).exit_code, 0);
+  {
+    Testpmd guest(dir, TestpmdOptions(sock).withMac("52:54:00:12:34:01"));
+    ASSERT_TRUE(vfo::testing::waitFor([&] { return state() == v1::PORT_STATE_ACTIVE; }, 20s, 100ms))
+        << guest.log() << vfod->log();
+    auto out = lab.pingUntilAnswered(vfo::vhost::itest::kGuestIp, 3);
+    ASSERT_TRUE(out.has_value()) << vfod->log();
+    EXPECT_NE(out->find("3 received"), std::string::npos) << *out;
+    guest.stop();
+  }
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return state() == v1::PORT_STATE_WAITING; }, 10s, 50ms))
+      << "the guest left: " << v1::PortState_Name(state());
+  ASSERT_EQ(hook("vm1", "stopped", "end", xml).exit_code, 0);
+  EXPECT_EQ(state(), v1::PORT_STATE_DETACHED);
+  // The port, its socket and VFs stay; a guest connecting again ends "detached".
+  EXPECT_TRUE(isSocket(sock));
+  {
+    Testpmd guest(dir, TestpmdOptions(sock).withMac("52:54:00:12:34:01"));
+    ASSERT_TRUE(vfo::testing::waitFor([&] { return state() == v1::PORT_STATE_ACTIVE; }, 20s, 100ms))
+        << v1::PortState_Name(state()) << guest.log() << vfod->log();
+    guest.stop();
+  }
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return state() == v1::PORT_STATE_WAITING; }, 10s, 50ms))
+      << "not detached any more: " << v1::PortState_Name(state());
+  ASSERT_EQ(hook("vm1", "release", "end", xml).exit_code, 0);
+  EXPECT_EQ(get("vm1-net0").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(isSocket(sock));
+  RunResult vfs = vfo::testing::sh("ip -o link show type macvlan | grep -cE '@(" + lab.pf0 + "|" +
+                                   lab.pf1 + "):' || true");
+  EXPECT_EQ(std::atoi(vfs.out.c_str()), 0) << "the software VFs are released";
 }
 
 TEST_F(HookItest, FiltersEchoTheXmlByteForByte) {
