@@ -269,6 +269,31 @@ TEST_F(HookItest, RestoreAppliesTheMetadataOnABalanceVmVfod) {
   EXPECT_EQ(p.spec().vlan(), 200u);
 }
 
+TEST_F(HookItest, ReconnectRecreatesAPortVfodLost) {
+  // libvirtd restarted while the VM runs; meanwhile vfod lost the port.
+  const std::string xml = fixture("client_mode.xml");
+  ASSERT_EQ(hook("vm1", "prepare", "begin", xml).exit_code, 0);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::DeletePortRequest req;
+    req.set_port_id("vm1-net0");
+    v1::DeletePortResponse resp;
+    ASSERT_TRUE(stub->DeletePort(&ctx, req, &resp).ok());
+  }
+  RunResult r = hook("vm1", "reconnect", "begin", xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, "") << "reconnect is not a filter";
+  v1::Port p;
+  ASSERT_TRUE(get("vm1-net0", &p).ok());
+  EXPECT_EQ(p.spec().domain_name(), "vm1");
+  EXPECT_TRUE(isSocket(socket_dir + "/vm1-net0.sock"));
+  // With the port there, reconnect changes nothing.
+  r = hook("vm1", "reconnect", "begin", xml);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(portCount(), 1);
+}
+
 TEST_F(HookItest, VfodDownFailsPrepareClearlyAndLetsReleaseSucceed) {
   const std::string xml = fixture("client_mode.xml");
   vfod->stop();
