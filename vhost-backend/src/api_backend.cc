@@ -297,6 +297,21 @@ Status VfodApiBackend::deletePort(const std::string& port_id) {
   });
 }
 
+Status VfodApiBackend::detachPort(const std::string& port_id) {
+  return control_.call([&]() -> Status {
+    VFO_ASSIGN_OR_RETURN(PortRecord r, ports_.exportPort(port_id));
+    if (!detached_.insert(port_id).second) return okStatus();  // already detached
+    const api::PortState before = apiPortStateOf(r, false, degraded(r));
+    const api::PortState after = apiPortStateOf(r, true, degraded(r));
+    if (after != before) {
+      // poll() only looks when PortManager changed: report this change here.
+      events_.publish(api::PortStateEvent{port_id, before, after});
+      if (auto it = seen_.find(port_id); it != seen_.end()) it->second.state = after;
+    }
+    return okStatus();
+  });
+}
+
 StatusOr<api::PortInfo> VfodApiBackend::getPort(const std::string& port_id) {
   return control_.call([&]() { return infoOf(port_id); });
 }

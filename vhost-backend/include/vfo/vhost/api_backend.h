@@ -60,6 +60,9 @@ class VfodApiBackend final : public api::ApiBackend {
   StatusOr<std::vector<api::PortInfo>> listPorts() override;
   StatusOr<api::PortInfo> updatePort(const api::PortSpec& updated,
                                      const api::PortFieldMask& changed) override;
+  // Marks the port detached (libvirt's `stopped end`): kept, reported
+  // kDetached until its guest runs again (poll() clears the mark).
+  Status detachPort(const std::string& port_id) override;
   StatusOr<api::LagInfo> getLag() override;
   StatusOr<api::LagInfo> updateLag(const api::LagSettings& settings) override;
   StatusOr<api::LagInfo> setActiveMember(const std::string& member) override;
