@@ -580,8 +580,11 @@ void VfodApiBackend::poll() {
       else
         events_.publish(api::VhostDisconnectedEvent{id});
     }
-    if (now_seen.state != it->second.state)
+    if (now_seen.state != it->second.state) {
       events_.publish(api::PortStateEvent{id, it->second.state, now_seen.state});
+      if (it->second.state == api::PortState::kIncoming && now_seen.state != api::PortState::kGone)
+        events_.publish(api::MigrationEvent{id, "completed"});
+    }
     it->second = now_seen;
   }
   std::erase_if(seen_, [&](const auto& kv) { return present.count(kv.first) == 0; });

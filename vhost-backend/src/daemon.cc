@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -22,6 +23,9 @@
 #include "vfo/api/server.h"
 #include "vfo/api/state_store.h"
 #include "vfo/base/log.h"
+#include "vfo/hooks/grpc_port_control.h"
+#include "vfo/hooks/libvirt_domain_source.h"
+#include "vfo/hooks/reconcile_service.h"
 #include "vfo/netlink/netlink_socket.h"
 #include "vfo/sriov/software_vf_provider.h"
 #include "vfo/sriov/sysfs_io.h"
@@ -72,6 +76,10 @@ api::ApiServerOptions apiOptionsOf(const VfodConfig& c) {
   o.socket_mode = c.api.socket_mode;
   o.socket_group = c.api.group;
   o.access.allowed_uids = c.api.allowed_uids;
+  // vfod itself (its libvirt reconciliation) may always call its own API.
+  if (std::find(o.access.allowed_uids.begin(), o.access.allowed_uids.end(), ::geteuid()) ==
+      o.access.allowed_uids.end())
+    o.access.allowed_uids.push_back(::geteuid());
   o.access.allowed_gids = c.api.allowed_gids;
   o.port_socket_dir = c.sockets.dir;
   return o;
@@ -307,6 +315,35 @@ class Daemon {
           persister.emplace(*backend, *api);
         }
       }
+      // Reconciliation with libvirt: through vfod's own API, so its ports
+      // are persisted like the hook's. A missing libvirtd is not an error.
+      std::optional<hooks::LibvirtDomainSource> domains;
+      std::optional<hooks::GrpcPortControl> port_control;
+      std::optional<hooks::ReconcileService> reconcile;
+      if (rc == 0 && config_.libvirt.enabled) {
+        if (!api) {
+          kLog.warn("", "libvirt reconciliation needs the ops API (api.listen is \"none\"): off");
+        } else {
+          hooks::LibvirtDomainSourceOptions lo;
+          lo.uri = config_.libvirt.uri;
+          domains.emplace(lo);
+          hooks::GrpcVfodClientOptions co;
+          co.target = config_.api.listen;
+          port_control.emplace(co);
+          hooks::ReconcileServiceOptions ro;
+          ro.reconciler.grace = config_.libvirt.grace;
+          ro.xml.socket_dir = config_.sockets.dir;
+          reconcile.emplace(*domains, *port_control, MonotonicClock::instance(), ro);
+          if (Status s = reconcile->start(); !s.isOk()) {
+            kLog.error("", "libvirt reconciliation: {}", s.toString());
+            rc = 1;
+          } else {
+            kLog.info("", "reconciling ports with libvirt at {} (grace {} ms)", config_.libvirt.uri,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(config_.libvirt.grace)
+                          .count());
+          }
+        }
+      }
       if (rc == 0 && !config_.metrics_listen.empty()) {
         api::MetricsServerOptions mo;
         mo.listen = config_.metrics_listen;
@@ -331,6 +368,8 @@ class Daemon {
       // API calls in flight get UNAVAILABLE; then the API stops before the
       // ports go away.
       control.close();
+      if (reconcile) reconcile->stop();
+      if (domains) domains->stop();
       if (metrics) metrics->stop();
       persister.reset();
       if (api) api->stop();

@@ -460,6 +460,13 @@ bool PortManager::onNewDevice(const VhostDeviceInfo& info) {
   port->dp->events.vhost_connects.fetch_add(1, std::memory_order_relaxed);
   log_.info(entity, "guest driver running (vid {}): {} queue pairs, features 0x{:x} ({})", info.vid,
             qps, info.features, describeFeatures(info.features));
+  // The destination of a live migration: QEMU starts the device when the
+  // migrated guest runs here, which ends the migration for this port.
+  if (port->state == PortState::kIncoming) {
+    port->state = PortState::kActive;
+    port->dp->forwarding.store(true, std::memory_order_release);
+    log_.info(entity, "incoming migration completed: the guest runs here, forwarding");
+  }
   return true;
 }
 

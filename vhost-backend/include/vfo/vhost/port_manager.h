@@ -105,6 +105,8 @@ class PortManager final : public VhostEventHandler {
   void closeAll();
 
   // VhostEventHandler
+  // onNewDevice also activates a kIncoming port: on a migration
+  // destination QEMU starts the device only once the guest runs here.
   void onNewConnection(int vid, const std::string& path) override;
   void onDestroyConnection(int vid, const std::string& path) override;
   bool onNewDevice(const VhostDeviceInfo& info) override;
