@@ -24,6 +24,7 @@ using netlink::MessageBuilder;
 
 const Logger kLog("sriov");
 constexpr std::string_view kAliasTag = "vfo-swvf";
+constexpr std::string_view kParkedAlias = "vfo-swvf parked";
 
 std::string onOff(bool b) {
   return b ? "on" : "off";
@@ -275,6 +276,10 @@ VfState SoftwareVfProvider::stateOf(const std::string& member, uint32_t slot,
   s.ref = {member, slot};
   s.netdev = m.ifname;
   s.devargs = softwareVfDevargs(options_.pmd, m.ifname);
+  if (m.alias == kParkedAlias) {  // parked: free (MAC zero), netdev and MAC kept
+    s.parked_mac = m.mac;
+    return s;
+  }
   s.config.mac = m.mac;
   Status d = decodeSoftwareVfAlias(m.alias, &s.config);
   if (!d.isOk())
@@ -425,9 +430,19 @@ StatusOr<VfState> SoftwareVfProvider::configure(const VfRef& vf, const VfConfig&
   for (const auto& l : links) {
     if (l.ifname == name) existing = &l;
     if (l.ifname != name && l.macvlan && l.macvlan->lower == member->ifindex &&
-        l.macvlan->mac == config.mac)
-      return alreadyExists(fmt::format("software VF {}: mac {} is already used by {} on {}",
-                                       vf.toString(), config.mac.toString(), l.ifname, vf.pf));
+        l.macvlan->mac == config.mac) {
+      if (l.macvlan->alias != kParkedAlias || !options_.park_on_reset)
+        return alreadyExists(fmt::format("software VF {}: mac {} is already used by {} on {}",
+                                         vf.toString(), config.mac.toString(), l.ifname, vf.pf));
+      // A parked slot holds the MAC: move it to its parking MAC first.
+      auto parked_slot = parseSoftwareVfName(l.ifname);
+      Status moved = request(buildSetSoftwareVf(
+          l.ifindex, softwareVfParkingMac(member->ifindex, parked_slot ? parked_slot->second : 0),
+          kParkedAlias, false));
+      if (!moved.isOk())
+        return moved.withContext(fmt::format("software VF {}: free mac {} held by parked {}",
+                                             vf.toString(), config.mac.toString(), l.ifname));
+    }
   }
   if (member->mac && *member->mac == config.mac)
     return alreadyExists(fmt::format("software VF {}: mac {} is the member's own address",
@@ -460,12 +475,49 @@ Status SoftwareVfProvider::reset(const VfRef& vf) {
     return failedPrecondition(
         fmt::format("software VF {}: link {} is not a software VF of {}; left alone", vf.toString(),
                     name, vf.pf));
+  if (options_.park_on_reset) {
+    if (link->macvlan->alias == kParkedAlias) return okStatus();
+    // The MAC stays: changing a macvlan's MAC waits for an RCU grace period,
+    // and a VM that comes back (restart) wants the same MAC again.
+    Status p = request(buildSetSoftwareVf(link->ifindex, std::nullopt, kParkedAlias, false));
+    if (!p.isOk())
+      return p.withContext(fmt::format("software VF {}: park {}", vf.toString(), name));
+    bump(stats_.parked);
+    kLog.info(fmt::format("[vf {}]", vf.toString()), "parked {}", name);
+    return okStatus();
+  }
   Status d = request(netlink::buildDelLink(link->ifindex));
   if (!d.isOk() && d.code() != StatusCode::kNotFound)
     return d.withContext(fmt::format("software VF {}: delete {}", vf.toString(), name));
   bump(stats_.deleted);
   kLog.info(fmt::format("[vf {}]", vf.toString()), "deleted {}", name);
   return okStatus();
+}
+
+StatusOr<int> SoftwareVfProvider::purgeParked(const std::string& member) {
+  auto m = getLink(member);
+  if (!m.isOk()) return m.status().code() == StatusCode::kNotFound ? StatusOr<int>(0) : m.status();
+  VFO_ASSIGN_OR_RETURN(std::vector<LinkView> links, dumpLinks());
+  int deleted = 0;
+  for (const auto& l : links) {
+    if (!l.macvlan || l.macvlan->lower != m->ifindex || l.macvlan->alias != kParkedAlias ||
+        !parseSoftwareVfName(l.ifname))
+      continue;
+    Status d = request(netlink::buildDelLink(l.ifindex));
+    if (!d.isOk() && d.code() != StatusCode::kNotFound)
+      return d.withContext(fmt::format("member {}: delete parked {}", member, l.ifname));
+    bump(stats_.deleted);
+    ++deleted;
+  }
+  if (deleted)
+    kLog.info(fmt::format("[member {}]", member), "{} parked software VFs deleted", deleted);
+  return deleted;
+}
+
+MacAddress softwareVfParkingMac(int32_t member_ifindex, uint32_t slot) {
+  return MacAddress(std::array<uint8_t, 6>{0x02, 0x76, uint8_t(uint32_t(member_ifindex) >> 8),
+                                           uint8_t(member_ifindex), uint8_t(slot >> 8),
+                                           uint8_t(slot)});
 }
 
 }  // namespace vfo::sriov

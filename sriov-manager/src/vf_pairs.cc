@@ -76,6 +76,10 @@ StatusOr<VfState> VfPairManager::pickVf(size_t m, const VfConfig& want, bool* al
       *already_configured = vf.config == want;
       return vf;
     }
+    if (!vf.inUse() && vf.parked_mac && *vf.parked_mac == want.mac) {
+      free_vf = &vf;  // parked with this very MAC: the cheapest to reuse
+      break;
+    }
     if (!vf.inUse() && !free_vf) free_vf = &vf;
   }
   if (!free_vf)

@@ -39,6 +39,12 @@ class VfodApiTest : public ::testing::Test {
                                    lab_.pf1 + "):' || true");
     return std::atoi(r.out.c_str());
   }
+  // Of those, the ones parked (free, kept for reuse).
+  int parkedSoftwareVfs() const {
+    RunResult r = vfo::testing::sh("ip -o link show type macvlan | grep -E '@(" + lab_.pf0 + "|" +
+                                   lab_.pf1 + "):' | grep -c 'alias vfo-swvf parked' || true");
+    return std::atoi(r.out.c_str());
+  }
   std::string sock(const std::string& port) const { return dir_.path + "/sock/" + port + ".sock"; }
 
   MiniLab lab_;
@@ -78,9 +84,22 @@ TEST_F(VfodApiTest, PortCreatedThroughTheApiCarriesTrafficAndDeleteRemovesEveryt
   RunResult d = vfoctl(*vfod, {"port", "delete", "vm1"});
   ASSERT_TRUE(d.ok()) << d.describe();
   EXPECT_NE(::stat(sock("vm1").c_str(), &st), 0) << "socket removed";
-  EXPECT_EQ(softwareVfs(), 0) << "VFs returned";
+  EXPECT_EQ(softwareVfs(), 2) << "the VFs are parked for the next port";
+  EXPECT_EQ(parkedSoftwareVfs(), 2) << "and marked free";
   EXPECT_EQ(vfoctl(*vfod, {"port", "show", "vm1"}).exit_code, 3) << "NOT_FOUND";
+  // The same VM back: the parked VFs and their uplinks are reused.
+  ASSERT_TRUE(vfoctl(*vfod, {"port", "create", "vm1", "--mac", kGuestMac}).ok());
+  EXPECT_EQ(parkedSoftwareVfs(), 0);
+  EXPECT_THAT(vfod->log(), HasSubstr("taken back from the parked uplinks"));
+  Testpmd again(dir_.path, TestpmdOptions(sock("vm1")));
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return vfod->guestRunning("vm1"); }, 20s, 100ms))
+      << again.log() << vfod->log();
+  auto back = lab_.pingUntilAnswered(kGuestIp, 3);
+  ASSERT_TRUE(back.has_value()) << vfod->log();
+  EXPECT_THAT(*back, HasSubstr("3 received"));
+  again.stop();
   EXPECT_EQ(vfod->stop(), 0);
+  EXPECT_EQ(softwareVfs(), 0) << "a clean stop deletes every software VF, parked ones too";
 }
 
 TEST_F(VfodApiTest, BadRequestsGetPreciseErrorsAndChangeNothing) {

@@ -239,6 +239,12 @@ class Daemon {
     int rc = 0;
     {
       EalDpdkControl dpdk((*relay)->packetPool());
+      if (config_.lag.vf_provider == VfProviderSetting::kSoftware)
+        dpdk.setParkable([](const std::string& device) {
+          constexpr std::string_view kPrefix = "net_af_packet_";
+          return device.rfind(kPrefix, 0) == 0 &&
+                 sriov::parseSoftwareVfName(std::string_view(device).substr(kPrefix.size()));
+        });
       PortManager ports(dpdk, **relay,
                         PortManager::Options{config_.sockets, config_.lag, config_.datapath});
       EalDpdkControl::setEventHandler(&ports);
@@ -379,6 +385,13 @@ class Daemon {
         lag->closeAll();
       }
       ports.closeAll();
+      // Parked software VFs and their uplinks (kept for fast port creation)
+      // go away with vfod.
+      dpdk.closeParked();
+      if (vf_provider_)
+        for (const auto& m : config_.lag.members)
+          if (auto n = vf_provider_->purgeParked(m.netdev); !n.isOk())
+            kLog.warn("", "parked software VFs on {}: {}", m.netdev, n.status().toString());
       EalDpdkControl::setEventHandler(nullptr);
       (*relay)->stop();
     }
@@ -400,6 +413,7 @@ class Daemon {
       sriov::SoftwareVfOptions o;
       o.capacity = config_.lag.software_vf_capacity;
       o.proc_sys = &proc_sys_;
+      o.park_on_reset = true;
       VFO_RETURN_IF_ERROR(sriov::SoftwareVfProvider::validate(o));
       vf_provider_ = std::make_unique<sriov::SoftwareVfProvider>(*vf_socket_, o);
     }

@@ -5,6 +5,7 @@
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -107,7 +108,21 @@ int findPortFor(const std::string& devargs) {
 
 EalDpdkControl::EalDpdkControl(rte_mempool* rx_pool) : rx_pool_(rx_pool) {}
 
-EalDpdkControl::~EalDpdkControl() = default;
+EalDpdkControl::~EalDpdkControl() {
+  closeParked();
+}
+
+size_t EalDpdkControl::closeParked() {
+  const size_t n = parked_.size();
+  auto parked = std::move(parked_);
+  parked_.clear();
+  for (auto& [name, p] : parked) {
+    if (Status s = removeUplink(p.info); !s.isOk())
+      log_.warn(fmt::format("[uplink {}]", name), "parked uplink not removed: {}", s.toString());
+  }
+  if (n) log_.info("", "{} parked uplinks removed", n);
+  return n;
+}
 
 void EalDpdkControl::setEventHandler(VhostEventHandler* handler) {
   g_handler.store(handler, std::memory_order_release);
@@ -115,6 +130,24 @@ void EalDpdkControl::setEventHandler(VhostEventHandler* handler) {
 
 StatusOr<UplinkInfo> EalDpdkControl::openUplink(const UplinkRequest& req) {
   const std::string what = "uplink '" + req.devargs + "'";
+  const std::string device_name = req.devargs.substr(0, req.devargs.find(','));
+  if (auto it = parked_.find(device_name); it != parked_.end()) {
+    Parked p = it->second;
+    parked_.erase(it);
+    if (p.queue_pairs == req.queue_pairs) {
+      // Frames that reached the parked netdev (broadcasts) are stale.
+      rte_mbuf* stale[32];
+      for (uint16_t q = 0; q < p.queue_pairs; ++q)
+        for (uint16_t n; (n = rte_eth_rx_burst(p.info.eth_port, q, stale, 32)) > 0;)
+          rte_pktmbuf_free_bulk(stale, n);
+      open_ports_.insert(p.info.eth_port);
+      queues_[p.info.eth_port] = p.queue_pairs;
+      log_.info(fmt::format("[uplink {}]", device_name), "taken back from the parked uplinks");
+      return p.info;
+    }
+    // Another queue count: start over with a fresh device.
+    if (Status s = removeUplink(p.info); !s.isOk()) return s.withContext(what);
+  }
   bool probed_here = false;
   int port = findPortFor(req.devargs);
   if (port >= 0 && open_ports_.count(uint16_t(port)))
@@ -182,6 +215,7 @@ StatusOr<UplinkInfo> EalDpdkControl::openUplink(const UplinkRequest& req) {
   out.tx_multi_segs = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
   out.tx_prepare = out.tx_checksum;
   open_ports_.insert(pid);
+  queues_[pid] = req.queue_pairs;
   log_.debug(fmt::format("[uplink {}]", out.device_name),
              "ethdev {} started: {} queue pairs, {} RX / {} TX descriptors, tx offloads 0x{:x}",
              pid, req.queue_pairs, rxd, txd, conf.txmode.offloads);
@@ -191,6 +225,18 @@ StatusOr<UplinkInfo> EalDpdkControl::openUplink(const UplinkRequest& req) {
 Status EalDpdkControl::closeUplink(const UplinkInfo& uplink) {
   const uint16_t pid = uplink.eth_port;
   open_ports_.erase(pid);
+  const uint16_t queues = queues_.count(pid) ? queues_[pid] : 0;
+  queues_.erase(pid);
+  if (parkable_ && queues > 0 && parkable_(uplink.device_name)) {
+    parked_[uplink.device_name] = Parked{uplink, queues};
+    log_.debug(fmt::format("[uplink {}]", uplink.device_name), "parked (kept started)");
+    return okStatus();
+  }
+  return removeUplink(uplink);
+}
+
+Status EalDpdkControl::removeUplink(const UplinkInfo& uplink) {
+  const uint16_t pid = uplink.eth_port;
   rte_eth_dev_info info{};
   if (rte_eth_dev_info_get(pid, &info) != 0)
     return notFound(fmt::format("uplink {}: ethdev {} is gone", uplink.device_name, pid));

@@ -441,3 +441,53 @@ TEST_F(SoftwareVfTest, PairsAndAdoptionAfterRestart) {
 
 }  // namespace
 }  // namespace vfo::sriov
+
+namespace vfo::sriov {
+namespace {
+
+TEST_F(SoftwareVfTest, ParkingKeepsTheMacvlanForTheNextPort) {
+  SoftwareVfOptions o = opts();
+  o.park_on_reset = true;
+  SoftwareVfProvider p(sock, o);
+  ASSERT_TRUE(p.configure({"l1-pf0", 0}, cfg("52:54:00:00:00:01")).isOk());
+  const int32_t ifindex = rtnl.link("vfo2as0")->ifindex;
+  rtnl.log.clear();
+  ASSERT_TRUE(p.reset({"l1-pf0", 0}).isOk());
+  EXPECT_EQ(rtnl.log, std::vector<std::string>{"SETLINK vfo2as0 alias"})
+      << "no MAC move, no delete";
+  EXPECT_EQ(rtnl.link("vfo2as0")->alias, "vfo-swvf parked");
+  ASSERT_TRUE(p.reset({"l1-pf0", 0}).isOk());  // idempotent
+  EXPECT_EQ(p.stats().parked, 1u);
+
+  // Parked: listed free, with its netdev and the MAC it still carries.
+  auto vfs = p.list("l1-pf0");
+  ASSERT_TRUE(vfs.isOk());
+  EXPECT_FALSE((*vfs)[0].inUse());
+  EXPECT_EQ((*vfs)[0].netdev, "vfo2as0");
+  ASSERT_TRUE((*vfs)[0].parked_mac.has_value());
+  EXPECT_EQ((*vfs)[0].parked_mac->toString(), "52:54:00:00:00:01");
+
+  // The same MAC again: the record changes, nothing else.
+  rtnl.log.clear();
+  ASSERT_TRUE(p.configure({"l1-pf0", 0}, cfg("52:54:00:00:00:01")).isOk());
+  EXPECT_EQ(rtnl.link("vfo2as0")->ifindex, ifindex);
+  EXPECT_EQ(rtnl.log, (std::vector<std::string>{"SETLINK vfo2as0 alias", "SETLINK vfo2as0 up"}));
+
+  // Another slot wanting a MAC a parked slot holds: the parked one moves to
+  // its parking MAC first.
+  ASSERT_TRUE(p.reset({"l1-pf0", 0}).isOk());
+  ASSERT_TRUE(p.configure({"l1-pf0", 1}, cfg("52:54:00:00:00:01")).isOk());
+  EXPECT_EQ(rtnl.link("vfo2as0")->mac, softwareVfParkingMac(0x2a, 0));
+  EXPECT_EQ(rtnl.link("vfo2as1")->mac.toString(), "52:54:00:00:00:01");
+
+  // purgeParked deletes only parked slots.
+  auto n = p.purgeParked("l1-pf0");
+  ASSERT_TRUE(n.isOk());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(rtnl.link("vfo2as0"), nullptr);
+  EXPECT_NE(rtnl.link("vfo2as1"), nullptr);
+  EXPECT_EQ(*p.purgeParked("l1-pf9"), 0) << "a missing member has nothing parked";
+}
+
+}  // namespace
+}  // namespace vfo::sriov

@@ -214,3 +214,20 @@ TEST_F(VfPairsTest, UpdatePortReconfiguresBothVfsOrNeither) {
 
 }  // namespace
 }  // namespace vfo::sriov
+
+namespace vfo::sriov {
+namespace {
+
+TEST_F(VfPairsTest, AParkedVfWithTheWantedMacIsPreferred) {
+  auto mgr = manager();
+  // Slot 1 on pf0 is free but still carries the guest's MAC (a parked
+  // software VF); slot 0 is free too. The pair takes slot 1.
+  provider.slot({"pf0", 1})->parked_mac = MacAddress::parse("52:54:00:00:00:01").value();
+  auto p = mgr.createPort("vm1", cfg("52:54:00:00:00:01"));
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  EXPECT_EQ(p->vfs[0].ref, (VfRef{"pf0", 1}));
+  EXPECT_EQ(p->vfs[1].ref, (VfRef{"pf1", 0}));
+}
+
+}  // namespace
+}  // namespace vfo::sriov

@@ -81,7 +81,18 @@ struct SoftwareVfOptions {
   // /proc/sys (DirectorySysfsIo("/proc/sys")) to write
   // net/ipv6/conf/<if>/disable_ipv6; null: only addr_gen_mode none is set.
   SysfsIo* proc_sys = nullptr;
+  // reset() parks the macvlan instead of deleting it: the record becomes
+  // "vfo-swvf parked" and the MAC stays. A parked slot lists as free (MAC
+  // zero, parked_mac set) but keeps its netdev, so an uplink opened on it can
+  // stay open (vfod keeps the af_packet socket: opening one costs several RCU
+  // grace periods) and the next configure() for the same MAC changes only the
+  // record. A configure() elsewhere that needs a MAC a parked slot holds moves
+  // that slot to its parking MAC first. purgeParked() deletes them.
+  bool park_on_reset = false;
 };
+
+// The parking MAC of a slot: 02:76:<member ifindex, 2 bytes>:<slot, 2 bytes>.
+MacAddress softwareVfParkingMac(int32_t member_ifindex, uint32_t slot);
 
 // "vfo" + hex ifindex + "s" + hex slot. member_ifindex > 0, slot < 4096.
 std::string softwareVfName(int32_t member_ifindex, uint32_t slot);
@@ -129,6 +140,7 @@ StatusOr<std::optional<MacvlanLink>> macvlanOf(const netlink::LinkMessage& link)
   X(created, "macvlans created")                                   \
   X(updated, "macvlans updated in place (MAC or settings record)") \
   X(deleted, "macvlans deleted by reset")                          \
+  X(parked, "macvlans parked by reset (kept for reuse)")           \
   X(rollbacks, "half-made or half-updated macvlans undone")        \
   X(rollback_errors, "undo steps that failed")                     \
   X(clashes, "slots refused: a foreign link holds the slot's name")
@@ -149,6 +161,9 @@ class SoftwareVfProvider : public VfProvider {
   StatusOr<std::vector<VfState>> list(const std::string& member) override;
   StatusOr<VfState> configure(const VfRef& vf, const VfConfig& config) override;
   Status reset(const VfRef& vf) override;
+  // Deletes every parked macvlan of `member` (vfod's clean stop). Returns
+  // how many were deleted; NOT_FOUND members have none.
+  StatusOr<int> purgeParked(const std::string& member);
 
   const SoftwareVfOptions& options() const { return options_; }
   SoftwareVfStatsSnapshot stats() const { return stats_.snapshot(); }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,9 @@ struct VfState {
   std::string netdev;       // VF netdev if one exists (software: the macvlan)
   std::string devargs;      // how vfod opens it (PCI address or net_af_packet devargs)
   VfConfig config;          // MAC, VLAN, spoof check, trust, link state
+  // A free software VF kept for reuse ("parked") still carries the MAC of its
+  // last port; reusing it for that MAC needs no MAC change. None otherwise.
+  std::optional<MacAddress> parked_mac;
   // A VF is free when its MAC is zero (hardware) or it does not exist yet (software).
   bool inUse() const { return !config.mac.isZero(); }
 };

@@ -9,6 +9,8 @@
 // off dirty-page logging and QEMU then refuses to migrate).
 #pragma once
 
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -28,6 +30,20 @@ class EalDpdkControl final : public DpdkControl {
   // Process-wide; nullptr detaches (events are then ignored, devices refused).
   static void setEventHandler(VhostEventHandler* handler);
 
+  // Uplinks whose device name `parkable` accepts are not removed by
+  // closeUplink() but kept started ("parked"); the next openUplink() of the
+  // same devargs and queue count takes the parked one back after draining
+  // what its RX queues collected meanwhile. vfod parks the af_packet uplinks
+  // of parked software VFs (same netdev, kept by the provider), because
+  // opening one costs the kernel several RCU grace periods (tens of ms).
+  // Parked ethdevs count toward RTE_MAX_ETHPORTS.
+  void setParkable(std::function<bool(const std::string& device_name)> parkable) {
+    parkable_ = std::move(parkable);
+  }
+  // Removes every parked uplink (clean stop). Returns how many.
+  size_t closeParked();
+  size_t parkedCount() const { return parked_.size(); }
+
   StatusOr<UplinkInfo> openUplink(const UplinkRequest& request) override;
   Status closeUplink(const UplinkInfo& uplink) override;
   Status registerVhostSocket(const VhostSocketRequest& request) override;
@@ -40,6 +56,14 @@ class EalDpdkControl final : public DpdkControl {
   rte_mempool* rx_pool_;
   Logger log_{"dpdk"};
   std::set<uint16_t> open_ports_;  // ethdevs opened through this object
+  struct Parked {
+    UplinkInfo info;           // as it was opened
+    uint16_t queue_pairs = 0;  // as configured
+  };
+  std::map<std::string, Parked> parked_;  // device name -> kept started
+  std::map<uint16_t, uint16_t> queues_;   // open ethdev -> queue pairs
+  std::function<bool(const std::string&)> parkable_;
+  Status removeUplink(const UplinkInfo& uplink);
 };
 
 }  // namespace vfo::vhost
