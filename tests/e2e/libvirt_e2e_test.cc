@@ -68,6 +68,57 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// A transient domain: TCG, direct kernel boot of the test guest (its
+// kernel command line as run-qemu-guest builds it, the script in
+// vfo.script, held after it), memfd-backed shared memory (vhost-user maps
+// it), the console in `console_path`, and, unless `socket` is empty, one
+// vhost-user interface with QEMU as client and vectors=0 on its virtio-net
+// device (QEMU 7.2 TCG crashes with MSI-X vectors).
+std::string domainXml(const std::string& name, const vfo::testing::GuestImage& image,
+                      const std::string& socket, const std::string& console_path,
+                      const std::string& script) {
+  const std::string b64 = vfo::testing::run({"base64", "-w0"}, 10s, script).out;
+  std::string xml =
+      "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
+      "  <name>" +
+      name +
+      "</name>\n"
+      "  <memory unit='MiB'>256</memory>\n"
+      "  <vcpu>1</vcpu>\n"
+      "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n"
+      "  <os>\n"
+      "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+      "    <kernel>" +
+      image.kernel + "</kernel>\n    <initrd>" + image.initrd +
+      "</initrd>\n"
+      "    <cmdline>console=ttyS0 panic=-1 quiet loglevel=3 vfo.ip=" +
+      kGuestCidr + " vfo.mac=" + kGuestMac + " vfo.hold=1 vfo.script=" + b64 +
+      "</cmdline>\n"
+      "  </os>\n"
+      "  <on_reboot>destroy</on_reboot>\n"
+      "  <devices>\n";
+  if (!socket.empty())
+    xml += "    <interface type='vhostuser'>\n      <mac address='" + std::string(kGuestMac) +
+           "'/>\n      <source type='unix' path='" + socket +
+           "' mode='client'/>\n"
+           "      <model type='virtio'/>\n"
+           "      <alias name='ua-net0'/>\n"
+           "    </interface>\n";
+  xml += "    <serial type='file'><source path='" + console_path +
+         "'/><target port='0'/></serial>\n"
+         "  </devices>\n";
+  if (!socket.empty())
+    xml +=
+        "  <qemu:override>\n"
+        "    <qemu:device alias='ua-net0'>\n"
+        "      <qemu:frontend>\n"
+        "        <qemu:property name='vectors' type='unsigned' value='0'/>\n"
+        "      </qemu:frontend>\n"
+        "    </qemu:device>\n"
+        "  </qemu:override>\n";
+  return xml + "</domain>\n";
+}
+
 class LibvirtE2eTest : public vfo::testing::LabTest {
  protected:
   void SetUp() override {
@@ -129,53 +180,8 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     return std::make_unique<Vfod>(lab_->name(), lab_->pf(0), lab_->pf(1), dir_, port);
   }
 
-  // The transient domain: TCG, direct kernel boot of the test guest,
-  // memfd-backed shared memory (vhost-user maps it), one vhost-user
-  // interface with QEMU as client, the console in a file, and vectors=0 on
-  // the virtio-net device (QEMU 7.2 TCG crashes with MSI-X vectors).
   std::string domainXml(const std::string& script) const {
-    std::string b64;
-    {
-      auto r = vfo::testing::run({"base64", "-w0"}, 10s, script);
-      b64 = r.out;
-    }
-    return "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
-           "  <name>" +
-           domain_ +
-           "</name>\n"
-           "  <memory unit='MiB'>256</memory>\n"
-           "  <vcpu>1</vcpu>\n"
-           "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n"
-           "  <os>\n"
-           "    <type arch='x86_64' machine='pc'>hvm</type>\n"
-           "    <kernel>" +
-           image_.kernel + "</kernel>\n    <initrd>" + image_.initrd +
-           "</initrd>\n"
-           "    <cmdline>console=ttyS0 panic=-1 quiet loglevel=3 vfo.ip=" +
-           kGuestCidr + " vfo.mac=" + kGuestMac + " vfo.hold=1 vfo.script=" + b64 +
-           "</cmdline>\n"
-           "  </os>\n"
-           "  <on_reboot>destroy</on_reboot>\n"
-           "  <devices>\n"
-           "    <interface type='vhostuser'>\n"
-           "      <mac address='" +
-           kGuestMac + "'/>\n      <source type='unix' path='" + socket() +
-           "' mode='client'/>\n"
-           "      <model type='virtio'/>\n"
-           "      <alias name='ua-net0'/>\n"
-           "    </interface>\n"
-           "    <serial type='file'><source path='" +
-           dir_ +
-           "/console.log'/><target port='0'/></serial>\n"
-           "  </devices>\n"
-           "  <qemu:override>\n"
-           "    <qemu:device alias='ua-net0'>\n"
-           "      <qemu:frontend>\n"
-           "        <qemu:property name='vectors' type='unsigned' value='0'/>\n"
-           "      </qemu:frontend>\n"
-           "    </qemu:device>\n"
-           "  </qemu:override>\n"
-           "</domain>\n";
+    return vfo::e2e::domainXml(domain_, image_, socket(), dir_ + "/console.log", script);
   }
 
   // Whether the hook log has a line "<domain_> <op> <sub>".
@@ -293,6 +299,58 @@ TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
   EXPECT_TRUE(vfo::testing::waitFor([&] { return !vfod_->guestRunning("vm1"); }, 10s, 100ms));
   EXPECT_EQ(vfod_->stat("port vm1 event vhost_disconnects"), 1u);
   EXPECT_EQ(vfod_->stop(), 0) << vfod_->log();
+}
+
+// What vfo-hook relies on, shown with real libvirt and no vfod: a qemu.d hook
+// that exits non-zero at "prepare begin" aborts `virsh create`, and libvirt
+// shows the hook's stderr to the caller; no QEMU is started. A hook added to
+// qemu.d while libvirtd runs is used (libvirtd rescans the directory on each
+// call once qemu.d had an executable when it started). After the failed
+// prepare libvirt still calls "stopped end" and "release end".
+TEST(LibvirtHookE2eTest, FailingPrepareHookAbortsCreate) {
+  if (std::string why = LibvirtDaemon::unavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  auto img = vfo::testing::ensureGuestImage();
+  ASSERT_TRUE(img.isOk()) << img.status().toString();
+  const std::string dir = vfo::testing::makeTempDir("vfo-lv-hook-");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { vfo::testing::removeTree(dir); }
+  } cleanup{dir};
+  const std::string calls = dir + "/hook-calls.log";
+  const std::string record = dir + "/10-record";
+  std::ofstream(record) << "#!/bin/sh\ncat >/dev/null\necho \"$1 $2 $3 $4\" >> " << calls << "\n";
+  ASSERT_EQ(::chmod(record.c_str(), 0755), 0);
+  LibvirtDaemonOptions o;
+  o.qemu_hooks = {record};
+  LibvirtDaemon libvirt(o);
+  Status started = libvirt.start();
+  ASSERT_TRUE(started.isOk()) << started.toString();
+
+  const std::string refuse = dir + "/refuse";
+  std::ofstream(refuse) << "#!/bin/sh\ncat >/dev/null\n"
+                           "[ \"$2 $3\" = \"prepare begin\" ] || exit 0\n"
+                           "echo \"vfo test hook: no port for $1\" >&2\nexit 1\n";
+  ASSERT_EQ(::chmod(refuse.c_str(), 0755), 0);
+  ASSERT_TRUE(libvirt.installQemuHook(refuse, "20-refuse").isOk());
+  EXPECT_EQ(libvirt.installQemuHook(refuse, "../x").code(), StatusCode::kInvalidArgument);
+
+  const std::string name = vfo::testing::uniqueName("vfo-lv-");
+  const std::string xml_path = dir + "/domain.xml";
+  std::ofstream(xml_path) << domainXml(name, *img, "", dir + "/console.log", "true\n");
+  auto created = libvirt.virsh({"create", xml_path}, 60s);
+  EXPECT_FALSE(created.ok()) << created.describe();
+  EXPECT_THAT(created.err, ::testing::HasSubstr("vfo test hook: no port for " + name))
+      << created.describe();
+  EXPECT_FALSE(libvirt.qemuPid(name).has_value());
+  EXPECT_THAT(readFile(calls), ::testing::HasSubstr(name + " prepare begin -"));
+  EXPECT_THAT(readFile(calls), ::testing::Not(::testing::HasSubstr(name + " started begin")));
+  // libvirt cleans up after the failed prepare: the hook is called with
+  // "release end" for a domain whose "prepare begin" failed, so releasing a
+  // port that was never made must succeed.
+  EXPECT_THAT(readFile(calls), ::testing::HasSubstr(name + " release end -"));
+  auto all = libvirt.virsh({"list", "--all", "--name"});
+  EXPECT_EQ(all.out.find(name), std::string::npos) << all.describe();
+  std::printf("virsh create: %shook calls:\n%s", created.err.c_str(), readFile(calls).c_str());
 }
 
 }  // namespace

@@ -29,8 +29,12 @@
 // Contract:
 //  - start() returns OK once `virsh -c uri() version` answers (the first
 //    answer waits for libvirt's QEMU capability probe, several seconds).
-//  - Hooks must be installed (options.qemu_hooks or installQemuHook) before
-//    the libvirtd start that should run them; libvirt never rescans.
+//  - Hooks: libvirtd decides when it starts (and on SIGHUP) whether qemu
+//    hooks exist (hooks/qemu, or at least one executable in hooks/qemu.d);
+//    if they do, every call runs the executables in qemu.d at that moment,
+//    in name order. So at least one hook (options.qemu_hooks) must be in
+//    place before start(); installQemuHook() later adds more that take
+//    effect at once.
 //  - stop() (also run by the destructor, also after a failed start) destroys
 //    every domain of this libvirtd, kills any QEMU left from this daemon's
 //    state directory (checked by its command line: only a QEMU named after
@@ -91,9 +95,9 @@ class LibvirtDaemon {
   Status stopLibvirtd();
   Status startLibvirtd();
 
-  // Copies `executable` to hooks/qemu.d/<name>. Takes effect at the next
-  // libvirtd start. INVALID_ARGUMENT for an empty or path-like name,
-  // NOT_FOUND when the file cannot be read.
+  // Copies `executable` to hooks/qemu.d/<name> (see the contract above for
+  // when libvirtd runs it). FAILED_PRECONDITION before start(); INVALID_ARGUMENT for an empty or
+  // path-like name, NOT_FOUND when the file cannot be read.
   Status installQemuHook(const std::string& executable, const std::string& name);
 
   // Stops everything this object started and removes its files. Idempotent.
