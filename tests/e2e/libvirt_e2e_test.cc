@@ -320,8 +320,14 @@ TEST(LibvirtHookE2eTest, FailingPrepareHookAbortsCreate) {
   const std::string record = dir + "/10-record";
   std::ofstream(record) << "#!/bin/sh\ncat >/dev/null\necho \"$1 $2 $3 $4\" >> " << calls << "\n";
   ASSERT_EQ(::chmod(record.c_str(), 0755), 0);
+  // The refusing hook reads its message from /etc/vfo, a private directory
+  // of the daemons' namespace (as vfo-hook reads /etc/vfo/hook.conf).
+  ASSERT_EQ(::mkdir((dir + "/etc-vfo").c_str(), 0755), 0);
+  std::ofstream(dir + "/etc-vfo/reason") << "vfo test hook: no port for";
   LibvirtDaemonOptions o;
   o.qemu_hooks = {record};
+  o.private_dirs = {{"/etc/vfo", dir + "/etc-vfo"}};
+  const bool had_etc_vfo = std::filesystem::exists("/etc/vfo");
   LibvirtDaemon libvirt(o);
   Status started = libvirt.start();
   ASSERT_TRUE(started.isOk()) << started.toString();
@@ -329,7 +335,7 @@ TEST(LibvirtHookE2eTest, FailingPrepareHookAbortsCreate) {
   const std::string refuse = dir + "/refuse";
   std::ofstream(refuse) << "#!/bin/sh\ncat >/dev/null\n"
                            "[ \"$2 $3\" = \"prepare begin\" ] || exit 0\n"
-                           "echo \"vfo test hook: no port for $1\" >&2\nexit 1\n";
+                           "echo \"$(cat /etc/vfo/reason) $1\" >&2\nexit 1\n";
   ASSERT_EQ(::chmod(refuse.c_str(), 0755), 0);
   ASSERT_TRUE(libvirt.installQemuHook(refuse, "20-refuse").isOk());
   EXPECT_EQ(libvirt.installQemuHook(refuse, "../x").code(), StatusCode::kInvalidArgument);
@@ -351,6 +357,8 @@ TEST(LibvirtHookE2eTest, FailingPrepareHookAbortsCreate) {
   auto all = libvirt.virsh({"list", "--all", "--name"});
   EXPECT_EQ(all.out.find(name), std::string::npos) << all.describe();
   std::printf("virsh create: %shook calls:\n%s", created.err.c_str(), readFile(calls).c_str());
+  libvirt.stop();
+  EXPECT_EQ(std::filesystem::exists("/etc/vfo"), had_etc_vfo) << "the mount point is left";
 }
 
 }  // namespace

@@ -90,6 +90,14 @@ Status LibvirtDaemon::start() {
   if (started_) return failedPrecondition("LibvirtDaemon::start called twice");
   started_ = true;
   if (std::string why = unavailableReason(); !why.empty()) return failedPrecondition(why);
+  for (size_t i = 0; i < options_.private_dirs.size(); ++i) {
+    const PrivateDir& d = options_.private_dirs[i];
+    const std::string field = "private_dirs[" + std::to_string(i) + "]";
+    if (d.path.empty() || d.path[0] != '/' || d.path.find("..") != std::string::npos)
+      return invalidArgument(field + ".path: '" + d.path + "' must be absolute without '..'");
+    if (!fs::is_directory(d.source))
+      return invalidArgument(field + ".source: '" + d.source + "' is not a directory");
+  }
   if (options_.work_dir.empty()) {
     work_dir_ = makeTempDir("vfo-libvirt-");
     own_work_dir_ = true;
@@ -157,19 +165,26 @@ Status LibvirtDaemon::installQemuHook(const std::string& executable, const std::
 }
 
 Status LibvirtDaemon::startNamespace() {
+  std::vector<PrivateDir> binds;
+  for (const auto& p : kCompiledPaths) binds.push_back({p.host, work_dir_ + "/" + p.work});
+  binds.insert(binds.end(), options_.private_dirs.begin(), options_.private_dirs.end());
   std::string script = "set -e\n";
-  for (const auto& p : kCompiledPaths) {
-    if (!fs::exists(p.host)) {
+  for (const PrivateDir& b : binds) {
+    if (!fs::exists(b.path)) {
+      // Only the missing levels are recorded, deepest last, so that stop()
+      // removes exactly what was made here.
+      std::vector<std::string> missing;
+      for (fs::path p = b.path; !p.empty() && p != p.root_path() && !fs::exists(p);
+           p = p.parent_path())
+        missing.insert(missing.begin(), p.string());
       std::error_code ec;
-      fs::create_directories(p.host, ec);
-      if (ec)
-        return internalError(std::string("cannot create mount point ") + p.host + ": " +
-                             ec.message());
-      made_mounts_.push_back(p.host);
-    } else if (!fs::is_directory(p.host)) {
-      return failedPrecondition(std::string(p.host) + " exists and is not a directory");
+      fs::create_directories(b.path, ec);
+      if (ec) return internalError("cannot create mount point " + b.path + ": " + ec.message());
+      made_mounts_.insert(made_mounts_.end(), missing.begin(), missing.end());
+    } else if (!fs::is_directory(b.path)) {
+      return failedPrecondition(b.path + " exists and is not a directory");
     }
-    script += "mount --bind " + work_dir_ + "/" + p.work + " " + p.host + "\n";
+    script += "mount --bind '" + b.source + "' '" + b.path + "'\n";
   }
   script += "echo VFO-NS-READY\nexec sleep infinity\n";
   holder_ =

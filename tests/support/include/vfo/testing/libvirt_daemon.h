@@ -59,10 +59,20 @@
 
 namespace vfo::testing {
 
+// One more directory the daemons (and the hooks and QEMUs they run) see in
+// place of a host directory, e.g. /etc/vfo for vfo-hook's hook.conf.
+struct PrivateDir {
+  std::string path;    // absolute path as the daemons see it
+  std::string source;  // existing directory bind-mounted there
+};
+
 struct LibvirtDaemonOptions {
   // Executables installed as hooks/qemu.d/<file name> (copied, mode 0755)
   // before libvirtd starts. libvirt runs them in file name order.
   std::vector<std::string> qemu_hooks;
+  // More bind mounts in the daemons' namespace (created empty on the host
+  // when missing, removed again by stop()).
+  std::vector<PrivateDir> private_dirs;
   // Where the daemons keep everything; empty = a fresh temp directory.
   std::string work_dir;
   // How long start()/startLibvirtd() wait for `virsh version` to answer.
@@ -83,9 +93,10 @@ class LibvirtDaemon {
   static std::string unavailableReason();
 
   // Writes the configuration, makes the namespace, starts virtlogd and
-  // libvirtd and waits for libvirtd to answer. FAILED_PRECONDITION when
-  // called twice; UNAVAILABLE (with the daemon's log) when a daemon exits or
-  // does not answer in time. After a failure, stop() cleans up.
+  // libvirtd and waits for libvirtd to answer. INVALID_ARGUMENT naming the
+  // field for a bad private_dirs entry; FAILED_PRECONDITION when called twice; UNAVAILABLE (with
+  // the daemon's log) when a daemon exits or does not answer in time. After a failure, stop()
+  // cleans up.
   Status start();
 
   // Stops libvirtd only (SIGTERM; running QEMUs are not touched: libvirt
