@@ -302,10 +302,11 @@ Result runVfod(int size, bool bidir, int seconds) {
         "eal {{ main_lcore: 0 worker_lcores: 1 file_prefix: \"{}\" }}\n"
         "memory {{ hugepages: HUGEPAGES_NEVER size_mb: 512 mbufs: 16384 }}\n"
         "sockets {{ dir: \"{}/sock\" }}\nstate_dir: \"{}/state\"\n"
+        "api {{ listen: \"unix://{}/api.sock\" }}\nlibvirt {{ uri: \"none\" }}\n"
         "datapath {{ idle_backoff_max {{ }} deliver_foreign_unicast: true }}\n"
         "lag {{ members {{ name: \"pf0\" }} }}\n"
         "ports {{ id: \"vm1\" mac: \"{}\" uplinks {{ member: \"pf0\" devargs: \"{}\" }} }}\n",
-        prefix, dir, dir, kGuestMac, nullDevargs("net_null_vfo0", size, bidir));
+        prefix, dir, dir, dir, kGuestMac, nullDevargs("net_null_vfo0", size, bidir));
     fclose(f);
   }
   Result r;

@@ -88,9 +88,24 @@ AnnounceScheduler::AnnounceScheduler(const AnnounceConfig& config, SendFn send, 
       done_(std::move(done)),
       tokens_(int64_t(config.burst_frames) * kTokenUnit) {}
 
+Status AnnounceTiming::validate() const {
+  AnnounceConfig c;
+  c.announce_count = count;
+  c.announce_interval = interval;
+  return c.validate();
+}
+
+Status AnnounceScheduler::setConfig(const AnnounceConfig& config) {
+  VFO_RETURN_IF_ERROR(config.validate());
+  config_ = config;
+  tokens_ = std::min<int64_t>(tokens_, int64_t(config.burst_frames) * kTokenUnit);
+  return okStatus();
+}
+
 Status AnnounceScheduler::schedule(PortIndex port, MemberId member, AnnounceSet set, TimePoint now,
-                                   TimePoint cause_seen_at) {
+                                   TimePoint cause_seen_at, std::optional<AnnounceTiming> timing) {
   if (port == kNoPort) return invalidArgument("port: kNoPort is not a port index");
+  if (timing) VFO_RETURN_IF_ERROR(timing->validate());
   if (member == kNoMember) return invalidArgument("member: kNoMember is not a member");
   const size_t frames = set.framesPerBurst();
   if (frames == 0) return invalidArgument("set: nothing to announce (no MAC, no address)");
@@ -117,6 +132,7 @@ Status AnnounceScheduler::schedule(PortIndex port, MemberId member, AnnounceSet 
 
   Pending& p = pending_[port];
   p.member = member;
+  p.timing = timing.value_or(AnnounceTiming{config_.announce_count, config_.announce_interval});
   p.set = std::move(set);
   p.next = 0;
   p.record = AnnounceRecord{};
@@ -267,11 +283,11 @@ void AnnounceScheduler::onTick(TimePoint now) {
     ++r.bursts_sent;
     bump(stats_.bursts);
     queue_.erase(qit);
-    if (r.bursts_sent >= config_.announce_count) {
+    if (r.bursts_sent >= p.timing.count) {
       p.key = Key{kNever, 0};  // already out of the queue
       finish(pit, AnnounceOutcome::kCompleted, now);
     } else {
-      enqueue(port, p, now + config_.announce_interval);
+      enqueue(port, p, now + p.timing.interval);
     }
   }
 }

@@ -331,6 +331,54 @@ Status LagGroup::setActiveMember(MemberId member) {
   return okStatus();
 }
 
+Status LagGroup::updateSettings(const LagConfig& next) {
+  VFO_RETURN_IF_ERROR(next.validate());
+  if (next.name != config_.name)
+    return failedPrecondition(
+        fmt::format("name: {} cannot be renamed while running", config_.name));
+  if (next.mode != config_.mode)
+    return failedPrecondition(fmt::format(
+        "mode: {} cannot change from {} to {} while running (every port would move); set it in "
+        "the configuration and restart",
+        config_.name, lagModeName(config_.mode), lagModeName(next.mode)));
+  if (next.hash_policy != config_.hash_policy)
+    return failedPrecondition(
+        fmt::format("hash_policy: {} cannot change its hash policy while running; set it in the "
+                    "configuration and restart",
+                    config_.name));
+  if (next.members.size() != config_.members.size())
+    return failedPrecondition(
+        fmt::format("members: {} cannot add or remove members while running", config_.name));
+  for (size_t i = 0; i < next.members.size(); ++i)
+    if (next.members[i].name != config_.members[i].name ||
+        next.members[i].probing != config_.members[i].probing)
+      return failedPrecondition(
+          fmt::format("members[{}]: {} cannot change its members while running", i, config_.name));
+  MemberId primary = kNoMember;
+  if (next.primary) primary = tracker_.find(*next.primary);
+  const bool reselect = next.primary != config_.primary ||
+                        next.primary_reselect != config_.primary_reselect ||
+                        next.failback != config_.failback;
+  config_.primary = next.primary;
+  config_.primary_reselect = next.primary_reselect;
+  config_.failback = next.failback;
+  config_.updelay = next.updelay;
+  config_.downdelay = next.downdelay;
+  config_.vm_failback_delay = next.vm_failback_delay;
+  primary_ = primary;
+  tracker_.setDelays(next.updelay, next.downdelay);
+  kLog.info(fmt::format("[lag {}]", config_.name),
+            "settings changed: primary {}, failback {}, updelay {}, downdelay {}",
+            next.primary.value_or("none"), next.failback, formatDuration(next.updelay),
+            formatDuration(next.downdelay));
+  if (config_.mode == LagMode::kActiveBackup && reselect) {
+    const TimePoint now = clock_.now();
+    reselectActive(now, now);
+    publishLiveSet();
+  }
+  return okStatus();
+}
+
 Status LagGroup::onBondActiveMember(MemberId member, TimePoint seen_at) {
   if (config_.mode != LagMode::kFollowKernelBond)
     return failedPrecondition(

@@ -91,6 +91,45 @@ Status LagRuntime::removePort(PortIndex port) {
   return okStatus();
 }
 
+Status LagRuntime::updatePort(PortIndex port, const RuntimePortSpec& spec) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return notFound(fmt::format("port index {} does not exist", port));
+  if (spec.name != it->second.name)
+    return invalidArgument(fmt::format("port {}: name cannot change", it->second.name));
+  if (spec.allowed_macs.empty())
+    return invalidArgument(fmt::format("port {}: allowed_macs: at least the guest MAC", spec.name));
+  if (spec.vlan > 4094)
+    return invalidArgument(
+        fmt::format("port {}: vlan: {} is out of range 0..4094", spec.name, spec.vlan));
+  if (spec.announce)
+    VFO_RETURN_IF_ERROR(spec.announce->validate().withContext("port " + spec.name + ": announce"));
+  const RuntimePortSpec old = it->second;
+  VFO_RETURN_IF_ERROR(
+      learner_->setAllowedMacs(port, spec.allowed_macs).withContext("port " + spec.name));
+  if (spec.pin != old.pin) {
+    Status s = group_->setPin(port, spec.pin);
+    if (!s.isOk()) {
+      (void)learner_->setAllowedMacs(port, old.allowed_macs);
+      return s.withContext("port " + spec.name + ": pin");
+    }
+  }
+  it->second = spec;
+  return okStatus();
+}
+
+Status LagRuntime::updateSettings(const LagConfig& lag, const AnnounceConfig& announce) {
+  VFO_RETURN_IF_ERROR(announce.validate().withContext("announce"));
+  const AnnounceConfig old = config_.announce;
+  VFO_RETURN_IF_ERROR(announcer_->setConfig(announce));
+  if (Status s = group_->updateSettings(lag); !s.isOk()) {
+    (void)announcer_->setConfig(old);
+    return s;
+  }
+  config_.announce = announce;
+  config_.lag = group_->config();
+  return okStatus();
+}
+
 const RuntimePortSpec* LagRuntime::port(PortIndex port) const {
   auto it = ports_.find(port);
   return it == ports_.end() ? nullptr : &it->second;
@@ -160,7 +199,8 @@ void LagRuntime::onDecision(const DecisionEvent& e) {
   // its record is reported (superseded) before the new one is registered.
   auto old = in_flight_.find(e.port);
   if (old != in_flight_.end()) old->second.superseded = true;
-  Status s = announcer_->schedule(e.port, e.to, std::move(set), clock_.now(), e.cause_seen_at);
+  Status s = announcer_->schedule(e.port, e.to, std::move(set), clock_.now(), e.cause_seen_at,
+                                  spec.announce);
   if (!s.isOk()) {
     kLog.error(fmt::format("[port {}]", e.port_name), "announce not scheduled: {}", s.toString());
     if (cb_.on_failover) cb_.on_failover(rec);

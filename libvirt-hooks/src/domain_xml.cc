@@ -154,8 +154,8 @@ StatusOr<DomainInfo> parseDomainXml(std::string_view xml, const DomainXmlLimits&
   if (xml.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return invalidArgument("domain XML is empty");
   if (xml.size() > limits.max_bytes)
-    return invalidArgument(fmt::format("domain XML is {} bytes, more than the limit of {}",
-                                       xml.size(), limits.max_bytes));
+    return invalidArgument(
+        fmt::format("domain XML is more than the limit of {} bytes", limits.max_bytes));
   VFO_ASSIGN_OR_RETURN(const std::string socket_dir, normaliseSocketPath(limits.socket_dir));
 
   std::unique_ptr<xmlParserCtxt, CtxtDeleter> ctxt(xmlNewParserCtxt());

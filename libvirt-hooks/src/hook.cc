@@ -17,9 +17,12 @@ std::string portIdFor(const std::string& socket_path) {
   return name;
 }
 
+// The socket is served: a guest can connect. A detached port (the guest
+// stopped, `release` did not delete it, e.g. vfod was down then) is ready too.
 bool ready(HookPortState s) {
   return s == HookPortState::kWaiting || s == HookPortState::kActive ||
-         s == HookPortState::kDegraded || s == HookPortState::kIncoming;
+         s == HookPortState::kDegraded || s == HookPortState::kIncoming ||
+         s == HookPortState::kDetached;
 }
 
 class Runner {
@@ -158,8 +161,10 @@ class Runner {
       else if (s.code() == StatusCode::kNotFound)
         log(fmt::format("port {} already gone", spec.port_id));
       else
-        log(fmt::format("port {}: delete: {} (vfod reconciles it later)", spec.port_id,
-                        s.toString()));
+        log(fmt::format(
+            "port {}: delete: {}; the port stays until vfod's libvirt reconciliation removes it "
+            "(when on) or `vfoctl port delete {}`",
+            spec.port_id, s.toString(), spec.port_id));
     }
     return result_;
   }

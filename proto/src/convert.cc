@@ -233,6 +233,26 @@ StatusOr<PortSpec> portSpecImpl(const v1::PortSpec& p, std::string_view socket_d
 
 }  // namespace
 
+StatusOr<PortState> portStateFromProto(int v, std::string_view field) {
+  switch (v) {
+    case v1::PORT_STATE_INCOMING:
+      return PortState::kIncoming;
+    case v1::PORT_STATE_WAITING:
+      return PortState::kWaiting;
+    case v1::PORT_STATE_ACTIVE:
+      return PortState::kActive;
+    case v1::PORT_STATE_DEGRADED:
+      return PortState::kDegraded;
+    case v1::PORT_STATE_MIGRATING_OUT:
+      return PortState::kMigratingOut;
+    case v1::PORT_STATE_DETACHED:
+      return PortState::kDetached;
+    case v1::PORT_STATE_GONE:
+      return PortState::kGone;
+  }
+  return invalid(field, fmt::format("unknown PortState value {}", v));
+}
+
 std::string_view portStateName(PortState s) {
   switch (s) {
     case PortState::kIncoming:

@@ -220,6 +220,24 @@ class ApiServer::Service final : public v1::Vfo::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status DetachPort(grpc::ServerContext* ctx, const v1::DetachPortRequest* req,
+                          v1::Port* resp) override {
+    VFO_GRPC_RETURN_IF_ERROR(authorize(ctx));
+    VFO_GRPC_RETURN_IF_ERROR(validatePortId(req->port_id()));
+    std::lock_guard lock(mu_);
+    if (!registry_.find(req->port_id())) return toGrpc(notInRegistry(req->port_id()));
+    if (registry_.unrestored().contains(req->port_id()))
+      return toGrpc(failedPrecondition(fmt::format(
+          "port {} could not be restored at start; there is no guest to detach", req->port_id())));
+    // Runtime state only: the desired state does not change, nothing is written.
+    VFO_GRPC_RETURN_IF_ERROR(backend_.detachPort(req->port_id()));
+    auto port = backend_.getPort(req->port_id());
+    if (!port) return toGrpc(port.status());
+    kLog.info(entity(req->port_id()), "detached (uid {})", callerUid(ctx));
+    toProto(*port, resp);
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetLag(grpc::ServerContext* ctx, const v1::GetLagRequest*, v1::Lag* resp) override {
     VFO_GRPC_RETURN_IF_ERROR(authorize(ctx));
     auto lag = backend_.getLag();

@@ -261,6 +261,20 @@ int runVfoctl(int argc, const char* const* argv, std::ostream& out, std::ostream
     };
   });
 
+  auto* detach = port->add_subcommand(
+      "detach", "mark a port detached: its guest stopped, the port stays (libvirt 'stopped')");
+  detach->add_option("PORT", port_id, "port id")->required();
+  detach->callback([&] {
+    action = [&] {
+      v1::DetachPortRequest req;
+      req.set_port_id(port_id);
+      grpc::ClientContext ctx;
+      r.deadline(ctx);
+      v1::Port resp;
+      return r.finish(r.stub().DetachPort(&ctx, req, &resp), resp, &formatPort);
+    };
+  });
+
   // ---- lag ----
   auto* lag = app.add_subcommand("lag", "the LAG group")->require_subcommand(1);
   lag->add_subcommand("show", "members, active member, settings")->callback([&] {

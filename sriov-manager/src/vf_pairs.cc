@@ -129,6 +129,33 @@ StatusOr<PortPair> VfPairManager::createPort(const std::string& port_id, const V
   return ports_.emplace(port_id, std::move(pair)).first->second;
 }
 
+Status VfPairManager::updatePort(const std::string& port_id, const VfConfig& config) {
+  auto it = ports_.find(port_id);
+  if (it == ports_.end()) return notFound(fmt::format("port {} does not exist", port_id));
+  VFO_RETURN_IF_ERROR(validatePort(port_id, config));
+  PortPair& pair = it->second;
+  if (config.mac != pair.config.mac)
+    return invalidArgument(
+        fmt::format("port {}: mac: the guest MAC of a VF pair cannot change", port_id));
+  if (config == pair.config) return okStatus();
+  std::vector<VfState> updated;
+  for (const auto& vf : pair.vfs) {
+    auto applied = provider_->configure(vf.ref, config);
+    if (!applied.isOk()) {
+      for (const auto& done : updated)
+        if (auto back = provider_->configure(done.ref, pair.config); !back.isOk())
+          kLog.error(fmt::format("[port {}]", port_id), "rollback: {} kept the new config: {}",
+                     done.ref.toString(), back.status().toString());
+      return applied.status().withContext(fmt::format("port {}", port_id));
+    }
+    updated.push_back(std::move(*applied));
+  }
+  pair.config = config;
+  pair.vfs = std::move(updated);
+  kLog.info(fmt::format("[port {}]", port_id), "VF pair reconfigured: {}", describe(config));
+  return okStatus();
+}
+
 Status VfPairManager::deletePort(const std::string& port_id) {
   auto it = ports_.find(port_id);
   if (it == ports_.end()) return notFound(fmt::format("port {} does not exist", port_id));

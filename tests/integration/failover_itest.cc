@@ -63,6 +63,9 @@ class VfodProcess {
                            "sockets { dir: \"" +
                            dir + "/sock\" }\nstate_dir: \"" + dir +
                            "/state\"\n"
+                           "api { listen: \"unix://" +
+                           dir +
+                           "/api.sock\" }\nlibvirt { uri: \"none\" }\n"
                            "datapath { idle_backoff_max { nanos: 100000 } }\n"
                            "lag {\n  vf_provider: VF_PROVIDER_SOFTWARE\n" +
                            lag_extra + "  members { name: \"pf0\" netdev: \"" + lab.pf(0) +

@@ -93,7 +93,7 @@ TEST_F(LagRuntimeItest, CableCutMovesTheGuestMacOnTheTor) {
   auto rt = LagRuntime::create(c, clock, sock->get(), nullptr, cb);
   ASSERT_TRUE(rt.isOk()) << rt.status().toString();
   ASSERT_TRUE((*rt)->start().isOk());
-  auto port = (*rt)->addPort({"vm1/net0", {guest}, 0, std::nullopt});
+  auto port = (*rt)->addPort({"vm1/net0", {guest}, 0, std::nullopt, std::nullopt});
   ASSERT_TRUE(port.isOk());
 
   MonitorThread thread(**rt, clock);

@@ -139,15 +139,17 @@ inline void writeFile(const std::string& path, const std::string& text) {
 class Vfod {
  public:
   // `ports` is the text of the ports { ... } blocks.
+  // `lag_extra` goes inside the lag { } block ("vf_provider: ...").
   Vfod(const MiniLab& lab, const std::string& dir, const std::string& ports,
-       const std::string& extra = "", const std::string& socket_dir = "")
-      : Vfod(lab.suffix(), lab.pf0, lab.pf1, dir, ports, extra, socket_dir) {}
+       const std::string& extra = "", const std::string& socket_dir = "",
+       const std::string& lag_extra = "")
+      : Vfod(lab.suffix(), lab.pf0, lab.pf1, dir, ports, extra, socket_dir, lag_extra) {}
   // Members pf0 and pf1 on netdevs `netdev0` and `netdev1`; `seed` starts the
   // unique EAL file prefix. Files (config, logs, state, sockets unless
   // `socket_dir` is given) live in `dir`.
   Vfod(const std::string& seed, const std::string& netdev0, const std::string& netdev1,
        const std::string& dir, const std::string& ports, const std::string& extra = "",
-       const std::string& socket_dir = "")
+       const std::string& socket_dir = "", const std::string& lag_extra = "")
       : dir_(dir),
         prefix_(vfo::testing::uniqueName(seed)),
         socket_dir_(socket_dir.empty() ? dir + "/sock" : socket_dir) {
@@ -155,10 +157,11 @@ class Vfod {
     writeFile(config_, "eal { main_lcore: 0 worker_lcores: 1 file_prefix: \"" + prefix_ + "\" }\n" +
                            "memory { hugepages: HUGEPAGES_NEVER size_mb: 256 mbufs: 8192 }\n" +
                            "sockets { dir: \"" + socket_dir_ + "\" }\n" + "state_dir: \"" + dir +
-                           "/state\"\n" + "datapath { idle_backoff_max { nanos: 100000 } }\n" +
-                           extra + "lag {\n  members { name: \"pf0\" netdev: \"" + netdev0 +
-                           "\" }\n" + "  members { name: \"pf1\" netdev: \"" + netdev1 +
-                           "\" }\n}\n" + ports);
+                           "/state\"\n" + "api { listen: \"unix://" + dir + "/api.sock\" }\n" +
+                           "libvirt { uri: \"none\" }\n" +
+                           "datapath { idle_backoff_max { nanos: 100000 } }\n" + extra + "lag {\n" +
+                           lag_extra + "  members { name: \"pf0\" netdev: \"" + netdev0 + "\" }\n" +
+                           "  members { name: \"pf1\" netdev: \"" + netdev1 + "\" }\n}\n" + ports);
   }
   ~Vfod() {
     stop();
@@ -186,6 +189,8 @@ class Vfod {
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }  // -1 before start()
   const std::string& config() const { return config_; }
   std::string socketDir() const { return socket_dir_; }
+  // The ops API target of this vfod ("unix://<dir>/api.sock").
+  std::string apiTarget() const { return "unix://" + dir_ + "/api.sock"; }
 
   // `vfod --stats`: "port vm1 drop_spoofed_source" -> value.
   std::map<std::string, uint64_t> stats() const {

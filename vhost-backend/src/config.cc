@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "vfo/api/access.h"
+#include "vfo/api/metrics_server.h"
 #include "vfo/v1/config.pb.h"
 #include "vfo/vhost/virtio_features.h"
 
@@ -627,6 +629,69 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       if (it == out.lag.members.end())
         return v.error({{"lag"}, {"primary"}}, "'" + l.primary() + "' is not a member");
       out.lag.primary = lag::MemberId(it - out.lag.members.begin());
+    }
+  }
+
+  // --- api
+  if (in.has_api()) {
+    const auto& a = in.api();
+    if (a.listen() == "none") {
+      out.api.enabled = false;
+    } else if (!a.listen().empty()) {
+      auto path = api::unixSocketPath(a.listen());
+      if (!path.isOk())
+        return v.error({{"api"}, {"listen"}},
+                       path.status().message() + " (or \"none\" to turn the API off)");
+      out.api.listen = a.listen();
+    }
+    if (a.has_socket_mode()) {
+      if (a.socket_mode() > 0777)
+        return v.error(
+            {{"api"}, {"socket_mode"}},
+            fmt::format("0{:o} has bits outside 0777 (write it in octal: 0660)", a.socket_mode()));
+      out.api.socket_mode = a.socket_mode();
+    }
+    if (!a.group().empty()) {
+      auto gid = resolveGroup(a.group());
+      if (!gid.isOk()) return v.error({{"api"}, {"group"}}, gid.status().message());
+      out.api.group = *gid;
+    }
+    if (a.allowed_uids_size() > 0)
+      out.api.allowed_uids.assign(a.allowed_uids().begin(), a.allowed_uids().end());
+    for (int i = 0; i < a.allowed_groups_size(); ++i) {
+      auto gid = resolveGroup(a.allowed_groups(i));
+      if (!gid.isOk()) return v.error({{"api"}, {"allowed_groups", i}}, gid.status().message());
+      out.api.allowed_gids.push_back(*gid);
+    }
+    if (a.event_buffer() != 0) {
+      if (a.event_buffer() < 16 || a.event_buffer() > (1u << 20))
+        return v.error({{"api"}, {"event_buffer"}},
+                       fmt::format("{} is out of range 16..1048576", a.event_buffer()));
+      out.api.event_buffer = a.event_buffer();
+    }
+  }
+
+  // --- metrics
+  if (in.has_metrics() && !in.metrics().listen().empty()) {
+    if (auto m = api::parseMetricsListen(in.metrics().listen()); !m.isOk())
+      return v.error({{"metrics"}, {"listen"}}, m.status().message());
+    out.metrics_listen = in.metrics().listen();
+  }
+
+  // --- libvirt
+  if (in.has_libvirt()) {
+    const auto& l = in.libvirt();
+    if (l.uri() == "none") {
+      out.libvirt.enabled = false;
+    } else if (!l.uri().empty()) {
+      out.libvirt.uri = l.uri();
+    }
+    if (l.has_grace()) {
+      auto d = durationFrom(l.grace());
+      if (!d.isOk()) return v.error({{"libvirt"}, {"grace"}}, d.status().message());
+      if (*d < Duration::zero() || *d > std::chrono::hours(1))
+        return v.error({{"libvirt"}, {"grace"}}, formatDuration(*d) + " is out of range 0..1 h");
+      out.libvirt.grace = *d;
     }
   }
 

@@ -6,19 +6,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "vfo/api/metrics_server.h"
+#include "vfo/api/server.h"
+#include "vfo/api/state_store.h"
 #include "vfo/base/log.h"
+#include "vfo/hooks/grpc_port_control.h"
+#include "vfo/hooks/libvirt_domain_source.h"
+#include "vfo/hooks/reconcile_service.h"
 #include "vfo/netlink/netlink_socket.h"
 #include "vfo/sriov/software_vf_provider.h"
 #include "vfo/sriov/sysfs_io.h"
+#include "vfo/vhost/api_backend.h"
+#include "vfo/vhost/control_queue.h"
 #include "vfo/vhost/eal.h"
 #include "vfo/vhost/eal_dpdk_control.h"
 #include "vfo/vhost/lag_controller.h"
@@ -57,6 +69,64 @@ Status makeDirectory(const std::string& dir, mode_t mode) {
   ::chmod(dir.c_str(), mode);
   return okStatus();
 }
+
+api::ApiServerOptions apiOptionsOf(const VfodConfig& c) {
+  api::ApiServerOptions o;
+  o.listen = c.api.listen;
+  o.socket_mode = c.api.socket_mode;
+  o.socket_group = c.api.group;
+  o.access.allowed_uids = c.api.allowed_uids;
+  // vfod itself (its libvirt reconciliation) may always call its own API.
+  if (std::find(o.access.allowed_uids.begin(), o.access.allowed_uids.end(), ::geteuid()) ==
+      o.access.allowed_uids.end())
+    o.access.allowed_uids.push_back(::geteuid());
+  o.access.allowed_gids = c.api.allowed_gids;
+  o.port_socket_dir = c.sockets.dir;
+  return o;
+}
+
+// Writes the learned addresses the backend reports as changed into the
+// API's desired state, once a second, off the control thread (recordLearned
+// takes the API's mutation lock, which an API call holds while it waits for
+// the control thread).
+class LearnedPersister {
+ public:
+  LearnedPersister(VfodApiBackend& backend, api::ApiServer& api) : backend_(backend), api_(api) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LearnedPersister() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    flush();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      lock.unlock();
+      flush();
+      lock.lock();
+    }
+  }
+  void flush() {
+    for (auto& [id, addrs] : backend_.takeLearnedChanges()) {
+      Status s = api_.recordLearned(id, std::move(addrs));
+      if (!s.isOk() && s.code() != StatusCode::kNotFound)
+        kLog.warn(fmt::format("[port {}]", id), "learned addresses not saved: {}", s.toString());
+    }
+  }
+  VfodApiBackend& backend_;
+  api::ApiServer& api_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -186,12 +256,104 @@ class Daemon {
           rc = 1;
         }
       }
-      if (rc == 0 && lag->vfPairs()) lag->adopt(config_.ports);
+      // The API's desired state: loaded before VF adoption so the VFs of
+      // API ports are adopted too; a file vfod cannot read stops the start.
+      std::optional<api::StateStore> store;
+      std::optional<api::StateStore::Loaded> loaded;
+      if (rc == 0 && config_.api.enabled) {
+        store.emplace(config_.state_dir);
+        auto l = store->load();
+        if (!l.isOk()) {
+          kLog.error("", "API state {}: {}", store->path(), l.status().toString());
+          rc = 1;
+        } else {
+          loaded = std::move(*l);
+          if (!loaded->problem.empty())
+            kLog.error("", "API state {}: {} (set aside as {}); starting without it", store->path(),
+                       loaded->problem, loaded->set_aside_path);
+        }
+      }
+      if (rc == 0 && lag->vfPairs()) {
+        std::vector<PortSettings> wanted = config_.ports;
+        if (loaded)
+          for (const auto& spec : loaded->state.ports)
+            if (auto s = portSettingsOf(spec); s.isOk()) wanted.push_back(*s);
+        lag->adopt(wanted);
+      }
       for (const auto& p : config_.ports) {
         if (rc != 0) break;
         if (Status s = lag->createPort(p); !s.isOk()) {
           kLog.error(fmt::format("[port {}]", p.id), "{}", s.toString());
           rc = 1;
+        }
+      }
+      ControlQueue control;
+      api::EventBuffer events(config_.api.event_buffer);
+      std::optional<VfodApiBackend> backend;
+      std::optional<api::ApiServer> api;
+      std::optional<LearnedPersister> persister;
+      std::optional<api::MetricsServer> metrics;
+      if (rc == 0)
+        backend.emplace(config_, control, ports, *lag, events, MonotonicClock::instance());
+      if (rc == 0 && config_.api.enabled) {
+        api.emplace(*backend, events, *store, apiOptionsOf(config_));
+        for (const auto& failure : api->restore(loaded->state, loaded->problem))
+          kLog.error("", "restore: {}", failure);
+        if (!loaded->state.ports.empty())
+          kLog.info("", "restored {} API ports from {}", loaded->state.ports.size(), store->path());
+        auto path = api::unixSocketPath(config_.api.listen);
+        if (path.isOk()) {
+          const std::string dir = std::filesystem::path(*path).parent_path().string();
+          if (Status s = makeDirectory(dir, 0755); !s.isOk())
+            kLog.error("", "API socket directory: {}", s.toString());
+        }
+        if (Status s = api->start(); !s.isOk()) {
+          kLog.error("", "API: {}", s.toString());
+          rc = 1;
+        } else {
+          kLog.info("", "API listening on {}", config_.api.listen);
+          persister.emplace(*backend, *api);
+        }
+      }
+      // Reconciliation with libvirt: through vfod's own API, so its ports
+      // are persisted like the hook's. A missing libvirtd is not an error.
+      std::optional<hooks::LibvirtDomainSource> domains;
+      std::optional<hooks::GrpcPortControl> port_control;
+      std::optional<hooks::ReconcileService> reconcile;
+      if (rc == 0 && config_.libvirt.enabled) {
+        if (!api) {
+          kLog.warn("", "libvirt reconciliation needs the ops API (api.listen is \"none\"): off");
+        } else {
+          hooks::LibvirtDomainSourceOptions lo;
+          lo.uri = config_.libvirt.uri;
+          domains.emplace(lo);
+          hooks::GrpcVfodClientOptions co;
+          co.target = config_.api.listen;
+          port_control.emplace(co);
+          hooks::ReconcileServiceOptions ro;
+          ro.reconciler.grace = config_.libvirt.grace;
+          ro.xml.socket_dir = config_.sockets.dir;
+          reconcile.emplace(*domains, *port_control, MonotonicClock::instance(), ro);
+          if (Status s = reconcile->start(); !s.isOk()) {
+            kLog.error("", "libvirt reconciliation: {}", s.toString());
+            rc = 1;
+          } else {
+            kLog.info("", "reconciling ports with libvirt at {} (grace {} ms)", config_.libvirt.uri,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(config_.libvirt.grace)
+                          .count());
+          }
+        }
+      }
+      if (rc == 0 && !config_.metrics_listen.empty()) {
+        api::MetricsServerOptions mo;
+        mo.listen = config_.metrics_listen;
+        VfodApiBackend* b = &*backend;
+        metrics.emplace(mo, [b]() { return b->metricsSnapshot(); });
+        if (Status s = metrics->start(); !s.isOk()) {
+          kLog.error("", "metrics: {}", s.toString());
+          rc = 1;
+        } else {
+          kLog.info("", "metrics on {}", config_.metrics_listen);
         }
       }
       if (rc == 0) {
@@ -201,8 +363,17 @@ class Daemon {
             std::chrono::duration_cast<std::chrono::microseconds>(config_.datapath.idle_backoff_max)
                 .count(),
             getpid());
-        controlLoop(sfd, ports, **relay, *lag);
+        controlLoop(sfd, ports, **relay, *lag, control, backend ? &*backend : nullptr);
       }
+      // API calls in flight get UNAVAILABLE; then the API stops before the
+      // ports go away.
+      control.close();
+      if (reconcile) reconcile->stop();
+      if (domains) domains->stop();
+      if (metrics) metrics->stop();
+      persister.reset();
+      if (api) api->stop();
+      events.close();
       if (lag) {
         if (rc == 0) dumpStats(ports, **relay, "final", lag.get());
         lag->closeAll();
@@ -253,14 +424,17 @@ class Daemon {
     return lag;
   }
 
-  void controlLoop(int sfd, PortManager& ports, Relay& relay, LagController& lag) {
+  void controlLoop(int sfd, PortManager& ports, Relay& relay, LagController& lag,
+                   ControlQueue& control, VfodApiBackend* backend) {
     using Clock = std::chrono::steady_clock;
     const vfo::Clock& clock = MonotonicClock::instance();
     const auto interval = config_.datapath.stats_interval;
     auto next_stats = Clock::now() + interval;
     for (;;) {
-      // [0] signals, [1] the runtime's rtnetlink socket, [2..] probe sockets.
-      std::vector<pollfd> pfd{pollfd{sfd, POLLIN, 0}, pollfd{lag.fd(), POLLIN, 0}};
+      // [0] signals, [1] the runtime's rtnetlink socket, [2] API work,
+      // [3..] probe sockets.
+      std::vector<pollfd> pfd{pollfd{sfd, POLLIN, 0}, pollfd{lag.fd(), POLLIN, 0},
+                              pollfd{control.fd(), POLLIN, 0}};
       if (probe_channel_)
         for (lag::MemberId m = 0; m < config_.lag.members.size(); ++m)
           pfd.push_back(pollfd{probe_channel_->fd(m), POLLIN, 0});
@@ -278,8 +452,9 @@ class Daemon {
         if (Status s = lag.onReadable(clock.now()); !s.isOk())
           kLog.warn("", "link monitor: {}", s.toString());
       }
-      for (size_t i = 2; n > 0 && i < pfd.size(); ++i)
-        if (pfd[i].revents & POLLIN) lag.onProbeReadable(lag::MemberId(i - 2), clock.now());
+      for (size_t i = 3; n > 0 && i < pfd.size(); ++i)
+        if (pfd[i].revents & POLLIN) lag.onProbeReadable(lag::MemberId(i - 3), clock.now());
+      if (n > 0 && (pfd[2].revents & POLLIN)) control.runPending();
       if (clock.now() >= lag.nextDeadline()) {
         if (Status s = lag.onTick(clock.now()); !s.isOk()) kLog.warn("", "lag: {}", s.toString());
       }
@@ -297,6 +472,7 @@ class Daemon {
       }
       while (relay.drainLearner(lag) != 0) {
       }
+      if (backend) backend->poll();
       if (interval.count() > 0 && Clock::now() >= next_stats) {
         dumpStats(ports, relay, "periodic", &lag);
         next_stats = Clock::now() + interval;

@@ -115,8 +115,15 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(
   cb.on_failover = [me](const lag::FailoverRecord& r) { me->onFailover(r); };
   cb.on_decision = [me](const lag::DecisionEvent&) { me->maybeRefreshFlow(); };
   cb.on_link = [me](const lag::LinkEvent& e) {
-    if (e.state.linkUp() != e.previous.linkUp() || !e.previous.present)
+    if (e.state.linkUp() != e.previous.linkUp() || !e.previous.present) {
       kLog.info("", "link {} {}", e.ifname, e.state.linkUp() ? "up" : "down");
+      if (me->observer_.on_link)
+        for (size_t m = 0; m < me->config_.lag.members.size(); ++m) {
+          const auto& ms = me->config_.lag.members[m];
+          if ((ms.netdev.empty() ? ms.name : ms.netdev) == e.ifname)
+            me->observer_.on_link(lag::MemberId(m), e.state.linkUp());
+        }
+    }
   };
   VFO_ASSIGN_OR_RETURN(self->runtime_,
                        lag::LagRuntime::create(std::move(rc), clock, links, nullptr, cb));
@@ -240,7 +247,63 @@ void LagController::undoPort(const std::string& id, bool port_created, bool vfs_
   }
 }
 
-Status LagController::createPort(PortSettings settings) {
+std::optional<lag::MemberId> LagController::memberByName(std::string_view name) const {
+  for (size_t m = 0; m < member_names_.size(); ++m)
+    if (member_names_[m] == name) return lag::MemberId(m);
+  return std::nullopt;
+}
+
+const LagController::PortOptions* LagController::portOptions(std::string_view id) const {
+  auto it = options_.find(id);
+  return it == options_.end() ? nullptr : &it->second;
+}
+
+Status LagController::updatePort(std::string_view id_view, lag::VlanId vlan,
+                                 std::vector<MacAddress> allowed_macs,
+                                 std::optional<lag::MemberId> pin,
+                                 std::optional<lag::AnnounceTiming> announce) {
+  const std::string id(id_view);
+  auto it = indexes_.find(id);
+  if (it == indexes_.end()) return notFound("port " + id + " does not exist");
+  const lag::PortIndex index = it->second;
+  auto record = ports_.exportPort(id);
+  if (!record.isOk()) return record.status();
+  const PortSettings old = record->settings;
+  const lag::RuntimePortSpec* old_spec = runtime_->port(index);
+  if (old_spec == nullptr) return internalError("port " + id + " is not in the LAG runtime");
+  const lag::RuntimePortSpec old_runtime = *old_spec;
+  if (allowed_macs.empty() || allowed_macs[0] != old.mac)
+    return invalidArgument("port " + id + ": allowed_macs: the first MAC must stay the guest MAC " +
+                           old.mac.toString());
+
+  VFO_RETURN_IF_ERROR(ports_.updatePortPolicy(id, vlan, allowed_macs));
+  lag::RuntimePortSpec next = old_runtime;
+  next.allowed_macs = allowed_macs;
+  next.vlan = vlan;
+  next.pin = pin;
+  next.announce = announce;
+  if (Status s = runtime_->updatePort(index, next); !s.isOk()) {
+    (void)ports_.updatePortPolicy(id, old.vlan, old.allowed_macs);
+    return s;
+  }
+  if (pairs_ && vlan != old.vlan) {
+    PortSettings changed = old;
+    changed.vlan = vlan;
+    if (Status s = pairs_->updatePort(id, vfConfigOf(changed)); !s.isOk()) {
+      (void)runtime_->updatePort(index, old_runtime);
+      (void)ports_.updatePortPolicy(id, old.vlan, old.allowed_macs);
+      return s.withContext("backing VFs");
+    }
+  }
+  PortOptions& o = options_[id];
+  o.pin = pin;
+  o.announce = announce;
+  // A pin change may have moved the port inside updatePort: apply it.
+  if (!flowMode()) onSwitch(index, runtime_->group().portMember(index));
+  return okStatus();
+}
+
+Status LagController::createPort(PortSettings settings, const PortOptions& options) {
   const std::string id = settings.id;
   if (indexes_.count(id)) return alreadyExists("port " + id + " is already in the LAG");
   bool vfs_created = false;
@@ -257,7 +320,7 @@ Status LagController::createPort(PortSettings settings) {
                 pair->vfs[m].netdev, devargs);
     }
   }
-  if (Status s = ports_.createPort(settings); !s.isOk()) {
+  if (Status s = ports_.createPort(settings, options.initial); !s.isOk()) {
     undoPort(id, false, vfs_created);
     return s;
   }
@@ -265,7 +328,8 @@ Status LagController::createPort(PortSettings settings) {
   spec.name = id;
   spec.allowed_macs = settings.allowed_macs;
   spec.vlan = settings.vlan;
-  spec.pin = pinOf(config_.lag, id);
+  spec.pin = options.pin ? options.pin : pinOf(config_.lag, id);
+  spec.announce = options.announce;
   auto index = runtime_->addPort(spec);
   if (!index.isOk()) {
     undoPort(id, true, vfs_created);
@@ -274,12 +338,14 @@ Status LagController::createPort(PortSettings settings) {
   ids_[*index] = id;
   indexes_[id] = *index;
   order_.push_back(id);
+  options_[id] = PortOptions{options.initial, spec.pin, options.announce};
   if (flowMode()) {
     if (!flow_) refreshFlow();  // first port: build the selector
     if (Status s = ports_.setSelector(id, &flow_->selector, flow_->rx_members); !s.isOk()) {
       (void)runtime_->removePort(*index);
       ids_.erase(*index);
       indexes_.erase(id);
+      options_.erase(id);
       order_.pop_back();
       undoPort(id, true, vfs_created);
       return s;
@@ -322,6 +388,7 @@ Status LagController::deletePort(std::string_view id_view) {
     kLog.warn(fmt::format("[port {}]", id), "LAG: {}", s.toString());
   ids_.erase(index);
   indexes_.erase(it);
+  options_.erase(id);
   order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
   Status result = ports_.deletePort(id);
   if (pairs_) {
@@ -360,6 +427,7 @@ void LagController::onFailover(const lag::FailoverRecord& r) {
   failovers_.push_back(r);
   while (failovers_.size() > kFailoverHistory) failovers_.pop_front();
   kLog.info("", "{}", formatFailover(r, member_names_));
+  if (observer_.on_failover) observer_.on_failover(r);
 }
 
 void LagController::onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) {

@@ -7,6 +7,13 @@
 namespace vfo::vhost {
 
 namespace {
+
+// Bumps a change counter when the scope ends (after the change is visible).
+struct ChangeOnExit {
+  std::atomic<uint64_t>& counter;
+  ~ChangeOnExit() { counter.fetch_add(1, std::memory_order_release); }
+};
+
 std::string portEntity(std::string_view id) {
   return fmt::format("[port {}]", id);
 }
@@ -82,6 +89,7 @@ void PortManager::teardown(Port& port) {
 }
 
 Status PortManager::createPort(const PortSettings& settings, PortState initial) {
+  const ChangeOnExit change_on_exit{changes_};
   const std::string entity = portEntity(settings.id);
   if (initial != PortState::kActive && initial != PortState::kIncoming)
     return invalidArgument(fmt::format("port {}: a port starts active or incoming, not {}",
@@ -186,6 +194,7 @@ Status PortManager::createPort(const PortSettings& settings, PortState initial) 
 }
 
 Status PortManager::deletePort(std::string_view id) {
+  const ChangeOnExit change_on_exit{changes_};
   std::shared_ptr<Port> port;
   {
     std::lock_guard lock(mu_);
@@ -205,6 +214,7 @@ Status PortManager::deletePort(std::string_view id) {
 }
 
 Status PortManager::applyEvent(std::string_view id, PortEvent event) {
+  const ChangeOnExit change_on_exit{changes_};
   if (event == PortEvent::kDelete) return deletePort(id);
   std::lock_guard lock(mu_);
   auto it = by_id_.find(id);
@@ -247,6 +257,7 @@ Status PortManager::updatePortPolicy(std::string_view id, lag::VlanId vlan,
 }
 
 Status PortManager::setActiveMember(std::string_view id, lag::MemberId member) {
+  const ChangeOnExit change_on_exit{changes_};
   if (member != lag::kNoMember && member >= options_.lag.members.size())
     return invalidArgument(fmt::format("member {} is outside the LAG (0..{})", member,
                                        options_.lag.members.size() - 1));
@@ -341,6 +352,7 @@ StatusOr<PortRecord> PortManager::exportPort(std::string_view id) const {
 }
 
 Status PortManager::importPort(const PortRecord& record) {
+  const ChangeOnExit change_on_exit{changes_};
   if (record.state == PortState::kGone)
     return invalidArgument("port " + record.settings.id + ": cannot import a port that is gone");
   const PortState initial =
@@ -366,6 +378,12 @@ StatusOr<PortStatsReport> PortManager::portStats(std::string_view id) const {
   return collectStats(*port->dp);
 }
 
+StatusOr<uint32_t> PortManager::workerLcore(std::string_view id) const {
+  auto port = findById(id);
+  if (!port) return notFound("port " + std::string(id) + " does not exist");
+  return port->dp->queues[0].worker_lcore;
+}
+
 void PortManager::closeAll() {
   std::vector<std::shared_ptr<Port>> ports;
   {
@@ -385,6 +403,7 @@ VhostLink PortManager::linkOf(const Port& port) {
 }
 
 void PortManager::onNewConnection(int vid, const std::string& path) {
+  const ChangeOnExit change_on_exit{changes_};
   std::lock_guard lock(mu_);
   auto port = findByPath(path);
   if (!port) return;
@@ -395,6 +414,7 @@ void PortManager::onNewConnection(int vid, const std::string& path) {
 }
 
 void PortManager::onDestroyConnection(int vid, const std::string& path) {
+  const ChangeOnExit change_on_exit{changes_};
   std::lock_guard lock(mu_);
   auto port = findByPath(path);
   if (!port || !port->connections.erase(vid)) return;
@@ -403,6 +423,7 @@ void PortManager::onDestroyConnection(int vid, const std::string& path) {
 }
 
 bool PortManager::onNewDevice(const VhostDeviceInfo& info) {
+  const ChangeOnExit change_on_exit{changes_};
   std::lock_guard lock(mu_);
   auto port = findByPath(info.path);
   if (!port || port->state == PortState::kGone) {
@@ -439,10 +460,18 @@ bool PortManager::onNewDevice(const VhostDeviceInfo& info) {
   port->dp->events.vhost_connects.fetch_add(1, std::memory_order_relaxed);
   log_.info(entity, "guest driver running (vid {}): {} queue pairs, features 0x{:x} ({})", info.vid,
             qps, info.features, describeFeatures(info.features));
+  // The destination of a live migration: QEMU starts the device when the
+  // migrated guest runs here, which ends the migration for this port.
+  if (port->state == PortState::kIncoming) {
+    port->state = PortState::kActive;
+    port->dp->forwarding.store(true, std::memory_order_release);
+    log_.info(entity, "incoming migration completed: the guest runs here, forwarding");
+  }
   return true;
 }
 
 void PortManager::onDestroyDevice(int vid, const std::string& path) {
+  const ChangeOnExit change_on_exit{changes_};
   {
     std::lock_guard lock(mu_);
     auto port = findByPath(path);

@@ -504,6 +504,7 @@ StatusOr<DatapathPort*> Relay::addPort(const DatapathPortSpec& spec) {
     uint32_t best = 0;
     for (uint32_t i = 1; i < workers_.size(); ++i)
       if (workers_[i]->units.size() < workers_[best]->units.size()) best = i;
+    raw->queues[q].worker_lcore = workers_[best]->lcore;
     workers_[best]->units.push_back(&raw->queues[q]);
     publish(best);
   }

@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
+#include "vfo/base/version.h"
 #include "vfo/vhost/config.h"
 #include "vfo/vhost/daemon.h"
 
@@ -14,6 +16,8 @@ constexpr const char* kUsage =
     "  --config FILE    text-format vfo.v1.DaemonConfig (default /etc/vfo/vfod.textproto)\n"
     "  --check-config   validate the file, print the ports it defines, exit\n"
     "  --stats          print the counters of the running vfod of this config\n"
+    "  --metrics-listen ADDR  serve Prometheus metrics on a loopback host:port or\n"
+    "                   unix:///path (overrides metrics.listen)\n"
     "  --version        print the version\n";
 
 }  // namespace
@@ -21,18 +25,23 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   std::string config_path(vfo::vhost::kDefaultConfigPath);
   enum class Mode { kRun, kCheck, kStats } mode = Mode::kRun;
+  std::optional<std::string> metrics_listen;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
+    } else if (a == "--metrics-listen" && i + 1 < argc) {
+      metrics_listen = argv[++i];
+    } else if (a.rfind("--metrics-listen=", 0) == 0) {
+      metrics_listen = a.substr(17);
     } else if (a == "--check-config") {
       mode = Mode::kCheck;
     } else if (a == "--stats") {
       mode = Mode::kStats;
     } else if (a == "--version") {
-      fmt::print("vfod 0.1.0\n");
+      fmt::print("vfod {}\n", vfo::kVfoVersion);
       return 0;
     } else if (a == "-h" || a == "--help") {
       fmt::print("{}", kUsage);
@@ -47,6 +56,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vfod: {}\n", config.status().message());
     return 2;
   }
+  if (metrics_listen) config->metrics_listen = *metrics_listen;
   switch (mode) {
     case Mode::kCheck:
       fmt::print("{}: OK, {} LAG members, {} ports\n", config_path, config->lag.members.size(),

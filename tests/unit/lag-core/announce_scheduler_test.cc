@@ -470,3 +470,40 @@ TEST(MakeAnnounceSet, AllowedMacsPlusLearnedAddressesOnTheirVlans) {
 
 }  // namespace
 }  // namespace vfo::lag
+
+namespace vfo::lag {
+namespace {
+
+TEST_F(AnnounceSchedulerTest, PortTimingOverridesTheConfiguredBursts) {
+  const TimePoint t0 = clock.now();
+  ASSERT_TRUE(
+      sched->schedule(1, 0, fourFrames(1), t0, t0, AnnounceTiming{5, milliseconds(10)}).isOk());
+  ASSERT_TRUE(sched->schedule(2, 0, fourFrames(2), t0, t0).isOk());
+  runUntilIdle();
+  EXPECT_EQ(countFor(1, 0), 20u);  // 5 bursts of 4
+  EXPECT_EQ(countFor(2, 0), 12u);  // the default 3 bursts
+  TimePoint last1 = t0;
+  for (const Sent& s : sent)
+    if (s.port == 1) last1 = std::max(last1, s.at);
+  EXPECT_EQ(last1 - t0, milliseconds(40));  // 4 gaps of 10 ms
+  EXPECT_EQ(
+      sched->schedule(3, 0, fourFrames(3), t0, t0, AnnounceTiming{0, milliseconds(10)}).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched->pendingCount(), 0u);
+}
+
+TEST_F(AnnounceSchedulerTest, SetConfigAppliesToNewSchedulesAndRefusesBadValues) {
+  AnnounceConfig c;
+  c.announce_count = 1;
+  ASSERT_TRUE(sched->setConfig(c).isOk());
+  ASSERT_TRUE(sched->schedule(1, 0, fourFrames(1), clock.now(), clock.now()).isOk());
+  runUntilIdle();
+  EXPECT_EQ(countFor(1, 0), 4u);
+  AnnounceConfig bad;
+  bad.announce_interval = Duration(0);
+  EXPECT_EQ(sched->setConfig(bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched->config().announce_count, 1u);
+}
+
+}  // namespace
+}  // namespace vfo::lag

@@ -507,3 +507,69 @@ TEST_F(LagGroupTest, SnapshotShowsPendingDelaysAndCounters) {
 
 }  // namespace
 }  // namespace vfo::lag
+
+// ---- updateSettings (operator UpdateLag) -------------------------------------
+
+namespace vfo::lag {
+namespace {
+
+TEST_F(LagGroupTest, UpdateSettingsNewPrimaryTakesOverAtOnce) {
+  LagConfig c = baseConfig(LagMode::kActiveBackup);
+  c.primary = "pf0";
+  make(c);
+  addPorts(2);
+  bothUp();
+  ASSERT_EQ(group_->activeMember(), kPf0);
+  take();
+  LagConfig next = c;
+  next.primary = "pf1";
+  next.updelay = milliseconds(300);
+  ASSERT_TRUE(group_->updateSettings(next).isOk());
+  EXPECT_EQ(group_->activeMember(), kPf1);
+  auto ev = take();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].reason, DecisionReason::kPrimaryReselect);
+  EXPECT_EQ(group_->snapshot().updelay, milliseconds(300));
+  // The new updelay is used by the next decision.
+  ASSERT_TRUE(group_->onCarrier(kPf0, false, clock_.now()).isOk());
+  advance(milliseconds(200));
+  ASSERT_TRUE(group_->onCarrier(kPf0, true, clock_.now()).isOk());
+  EXPECT_TRUE(log_.contains("pf0 will be enabled if it stays up for 300 ms"));
+}
+
+TEST_F(LagGroupTest, UpdateSettingsKeepsOperatorChoiceWhenOnlyDelaysChange) {
+  LagConfig c = baseConfig(LagMode::kActiveBackup);
+  c.primary = "pf0";
+  make(c);
+  addPorts(1);
+  bothUp();
+  ASSERT_TRUE(group_->setActiveMember(kPf1).isOk());
+  LagConfig next = c;
+  next.downdelay = milliseconds(50);
+  ASSERT_TRUE(group_->updateSettings(next).isOk());
+  EXPECT_EQ(group_->activeMember(), kPf1);
+}
+
+TEST_F(LagGroupTest, UpdateSettingsRefusesModeMembersAndHashChangesAndChangesNothing) {
+  LagConfig c = baseConfig(LagMode::kActiveBackup);
+  make(c);
+  LagConfig mode = c;
+  mode.mode = LagMode::kBalanceVm;
+  Status s = group_->updateSettings(mode);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("mode:"), std::string::npos) << s.toString();
+  LagConfig members = c;
+  members.members[1].name = "pf9";
+  EXPECT_EQ(group_->updateSettings(members).code(), StatusCode::kFailedPrecondition);
+  LagConfig hash = c;
+  hash.hash_policy = HashPolicy::kLayer34;
+  EXPECT_EQ(group_->updateSettings(hash).code(), StatusCode::kFailedPrecondition);
+  LagConfig bad = c;
+  bad.primary = "nope";
+  EXPECT_EQ(group_->updateSettings(bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(group_->snapshot().updelay, milliseconds(100));
+  EXPECT_EQ(group_->config().mode, LagMode::kActiveBackup);
+}
+
+}  // namespace
+}  // namespace vfo::lag

@@ -54,7 +54,7 @@ class LagRuntimeTest : public ::testing::Test {
     ASSERT_TRUE(rt->onReadable(clock.now()).isOk());  // the initial dump
   }
   PortIndex addPort(const char* name, const char* m, VlanId vlan = 0) {
-    auto p = rt->addPort({name, {mac(m)}, vlan, std::nullopt});
+    auto p = rt->addPort({name, {mac(m)}, vlan, std::nullopt, std::nullopt});
     EXPECT_TRUE(p.isOk()) << p.status().toString();
     return *p;
   }
@@ -219,11 +219,59 @@ TEST_F(LagRuntimeTest, BadConfigAndPortsAreRefused) {
   EXPECT_EQ(LagRuntime::create(c, clock, &sock, nullptr, cb).status().code(),
             StatusCode::kInvalidArgument);
   make(LagMode::kActiveBackup);
-  EXPECT_EQ(rt->addPort({"vm9", {}, 0, std::nullopt}).status().code(),
+  EXPECT_EQ(rt->addPort({"vm9", {}, 0, std::nullopt, std::nullopt}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(rt->addPort({"vm9", {mac("52:54:00:00:00:09")}, 4095, std::nullopt}).status().code(),
+  EXPECT_EQ(rt->addPort({"vm9", {mac("52:54:00:00:00:09")}, 4095, std::nullopt, std::nullopt})
+                .status()
+                .code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(rt->removePort(77).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vfo::lag
+
+namespace vfo::lag {
+namespace {
+
+TEST_F(LagRuntimeTest, UpdatePortChangesWhatTheNextFailoverAnnounces) {
+  make(LagMode::kActiveBackup);
+  PortIndex p = addPort("vm1/net0", "52:54:00:00:00:01");
+  const MacAddress extra = mac("52:54:00:00:00:02");
+  RuntimePortSpec next{
+      "vm1/net0", {mac("52:54:00:00:00:01"), extra}, 200, std::nullopt, AnnounceTiming{1, 10ms}};
+  ASSERT_TRUE(rt->updatePort(p, next).isOk());
+  EXPECT_EQ(rt->port(p)->vlan, 200);
+  kernelSays(noCarrier(10, "lab-pf0"));
+  runUntil(clock.now() + 1s);
+  EXPECT_EQ(countKind(FrameKind::kRarpAnnounce, 1), 2u) << "one burst, RARP for both MACs";
+
+  // Bad updates change nothing.
+  RuntimePortSpec renamed = next;
+  renamed.name = "other";
+  EXPECT_EQ(rt->updatePort(p, renamed).code(), StatusCode::kInvalidArgument);
+  RuntimePortSpec pinned = next;
+  pinned.pin = 0;  // pins are a balance-vm feature
+  EXPECT_EQ(rt->updatePort(p, pinned).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(rt->port(p)->allowed_macs.size(), 2u);
+  EXPECT_EQ(rt->updatePort(99, next).code(), StatusCode::kNotFound);
+}
+
+TEST_F(LagRuntimeTest, UpdateSettingsChangesAnnounceCountAndRefusesModeChange) {
+  make(LagMode::kActiveBackup);
+  addPort("vm1/net0", "52:54:00:00:00:01");
+  LagConfig lag = rt->group().config();
+  AnnounceConfig announce = rt->announceConfig();
+  announce.announce_count = 2;
+  ASSERT_TRUE(rt->updateSettings(lag, announce).isOk());
+  kernelSays(noCarrier(10, "lab-pf0"));
+  runUntil(clock.now() + 1s);
+  EXPECT_EQ(countKind(FrameKind::kRarpAnnounce, 1), 2u);
+  LagConfig other = lag;
+  other.mode = LagMode::kBalanceVm;
+  announce.announce_count = 7;
+  EXPECT_EQ(rt->updateSettings(other, announce).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(rt->announceConfig().announce_count, 2u) << "nothing changed";
 }
 
 }  // namespace

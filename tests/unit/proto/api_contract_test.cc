@@ -121,6 +121,16 @@ class ApiContractTest : public ::testing::Test {
     if (out) *out = resp;
     return st;
   }
+  grpc::Status detach(const std::string& id, v1::Port* out = nullptr) {
+    grpc::ClientContext ctx;
+    deadline(ctx);
+    v1::DetachPortRequest req;
+    req.set_port_id(id);
+    v1::Port resp;
+    auto st = stub->DetachPort(&ctx, req, &resp);
+    if (out) *out = resp;
+    return st;
+  }
   grpc::Status updateLag(std::vector<std::string> fields, const v1::LagSettings& s,
                          v1::Lag* out = nullptr) {
     grpc::ClientContext ctx;
@@ -420,6 +430,67 @@ TEST_F(ApiContractTest, UpdatePortChangesOnlyTheNamedFields) {
   EXPECT_EQ(st.error_message().rfind("spec.pinned_member: ", 0), 0u) << st.error_message();
   EXPECT_EQ(fileBytes(), before);
   EXPECT_EQ(persisted().ports[0].pinned_member, "");
+}
+
+// ---------------------------------------------------------------- DetachPort
+
+TEST_F(ApiContractTest, DetachPortKeepsThePortUntilAGuestConnectsAgain) {
+  ASSERT_TRUE(create(spec("vm1/net0", "52:54:00:12:34:56")).ok());
+  ASSERT_TRUE(backend->connectGuest("vm1/net0").isOk());
+  const std::string file_before = fileBytes();
+  v1::Port p;
+  ASSERT_TRUE(detach("vm1/net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+  EXPECT_FALSE(p.vhost_connected());
+  ASSERT_TRUE(get("vm1/net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+  EXPECT_EQ(list().ports(0).state(), v1::PORT_STATE_DETACHED);
+  // Idempotent: again is OK and stays detached.
+  ASSERT_TRUE(detach("vm1/net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+  EXPECT_EQ(backend->calls("detachPort"), 2);
+  // Runtime state only: the desired state on disk is untouched.
+  EXPECT_EQ(fileBytes(), file_before);
+  // The port is still there for the next guest; a connect makes it active.
+  ASSERT_TRUE(backend->connectGuest("vm1/net0").isOk());
+  ASSERT_TRUE(get("vm1/net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_ACTIVE);
+  // A CreatePort with the same spec while detached is still idempotent.
+  ASSERT_TRUE(detach("vm1/net0").ok());
+  ASSERT_TRUE(create(spec("vm1/net0", "52:54:00:12:34:56"), &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_DETACHED);
+  EXPECT_EQ(backend->calls("createPort"), 1);
+  // The state change is an event.
+  grpc::Status ws;
+  auto evs = watch("", /*from_oldest=*/true, &ws);
+  ASSERT_TRUE(ws.ok()) << ws.error_message();
+  int detached_events = 0;
+  for (const auto& e : evs)
+    if (e.has_port_state() && e.port_state().to() == v1::PORT_STATE_DETACHED) ++detached_events;
+  EXPECT_EQ(detached_events, 2) << "one per actual change, none for the idempotent repeat";
+}
+
+TEST_F(ApiContractTest, DetachPortErrors) {
+  EXPECT_EQ(detach("vm9/net0").error_code(), StatusCode::NOT_FOUND);
+  auto st = detach("bad id");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message().rfind("port_id: ", 0), 0u) << st.error_message();
+  EXPECT_EQ(backend->calls("detachPort"), 0);
+  // A backend failure passes through with its code.
+  ASSERT_TRUE(create(spec("vm1/net0", "52:54:00:12:34:56")).ok());
+  backend->failNext("detachPort", unavailable("vhost: control thread busy"));
+  EXPECT_EQ(detach("vm1/net0").error_code(), StatusCode::UNAVAILABLE);
+  v1::Port p;
+  ASSERT_TRUE(get("vm1/net0", &p).ok());
+  EXPECT_EQ(p.state(), v1::PORT_STATE_WAITING);
+  // Ports from vfod's config file are not the API's to detach.
+  PortSpec cfg;
+  cfg.port_id = "cfg/net0";
+  cfg.socket_path = socket_dir + "/cfg-net0.sock";
+  cfg.mac = *MacAddress::parse("52:54:00:00:0c:01");
+  ASSERT_TRUE(backend->createPort(cfg).isOk());
+  EXPECT_EQ(detach("cfg/net0").error_code(), StatusCode::FAILED_PRECONDITION);
+  // Without permission: denied before the backend is asked (see the uid tests).
 }
 
 // ----------------------------------------------------------------------- LAG

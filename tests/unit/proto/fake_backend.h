@@ -91,6 +91,32 @@ class FakeBackend : public ApiBackend {
     it->second.spec = updated;
     return it->second;
   }
+  Status detachPort(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    VFO_RETURN_IF_ERROR(enter("detachPort"));
+    auto it = ports_.find(id);
+    if (it == ports_.end()) return notFound("fake: no port " + id);
+    PortInfo& p = it->second;
+    if (p.state == PortState::kDetached) return okStatus();
+    events_.publish(PortStateEvent{id, p.state, PortState::kDetached});
+    p.state = PortState::kDetached;
+    p.vhost_connected = false;
+    return okStatus();
+  }
+  // A guest driver connects to the port's socket (what vfod's vhost
+  // callback does): the port is active again, also after detachPort.
+  Status connectGuest(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = ports_.find(id);
+    if (it == ports_.end()) return notFound("fake: no port " + id);
+    PortInfo& p = it->second;
+    events_.publish(VhostConnectedEvent{id});
+    if (p.state != PortState::kActive)
+      events_.publish(PortStateEvent{id, p.state, PortState::kActive});
+    p.state = PortState::kActive;
+    p.vhost_connected = true;
+    return okStatus();
+  }
   StatusOr<LagInfo> getLag() override {
     std::lock_guard lock(mu_);
     VFO_RETURN_IF_ERROR(enter("getLag"));

@@ -312,6 +312,13 @@ TEST_F(VfoctlE2E, CommandsOutputsAndExitCodes) {
   EXPECT_EQ(out, "NOT serving\n  problem: no LAG member is up\n");
   ASSERT_EQ(ctl({"version"}, &out, &err), 0);
   EXPECT_EQ(out, "vfod 0.1.0 (api vfo.v1, dpdk 22.11.4)\n");
+
+  // port detach: the port stays, its state says detached; unknown exits 3.
+  ASSERT_EQ(ctl({"--json", "port", "detach", "vm1/net0"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"state\": \"PORT_STATE_DETACHED\""), std::string::npos) << out;
+  ASSERT_EQ(ctl({"port", "list"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("vm1/net0  detached"), std::string::npos) << out;
+  EXPECT_EQ(ctl({"port", "detach", "vm9/net0"}, &out, &err), 3);
 }
 
 }  // namespace

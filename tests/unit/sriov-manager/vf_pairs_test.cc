@@ -188,3 +188,29 @@ TEST(VfPairManagerConfig, RejectsBadGroups) {
 
 }  // namespace
 }  // namespace vfo::sriov
+
+namespace vfo::sriov {
+namespace {
+
+TEST_F(VfPairsTest, UpdatePortReconfiguresBothVfsOrNeither) {
+  auto mgr = manager();
+  ASSERT_TRUE(mgr.createPort("vm1", cfg("52:54:00:00:00:01", 100)).isOk());
+  ASSERT_TRUE(mgr.updatePort("vm1", cfg("52:54:00:00:00:01", 200)).isOk());
+  EXPECT_EQ(provider.slot({"pf0", 0})->config.vlan, 200);
+  EXPECT_EQ(provider.slot({"pf1", 0})->config.vlan, 200);
+  EXPECT_EQ(mgr.find("vm1")->config.vlan, 200);
+
+  provider.failNextConfigure("pf1", EIO);
+  Status s = mgr.updatePort("vm1", cfg("52:54:00:00:00:01", 300));
+  EXPECT_FALSE(s.isOk());
+  EXPECT_EQ(provider.slot({"pf0", 0})->config.vlan, 200) << "pf0 put back";
+  EXPECT_EQ(provider.slot({"pf1", 0})->config.vlan, 200);
+  EXPECT_EQ(mgr.find("vm1")->config.vlan, 200);
+
+  EXPECT_EQ(mgr.updatePort("vm1", cfg("52:54:00:00:00:09", 200)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(mgr.updatePort("nope", cfg("52:54:00:00:00:01")).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vfo::sriov

@@ -292,3 +292,56 @@ TEST(VhostConfig, Helpers) {
 
 }  // namespace
 }  // namespace vfo::vhost
+
+namespace vfo::vhost {
+namespace {
+
+TEST(VhostConfig, ApiMetricsAndLibvirtSections) {
+  auto d = parse(kLag);
+  ASSERT_TRUE(d.isOk());
+  EXPECT_TRUE(d->api.enabled);
+  EXPECT_EQ(d->api.listen, "unix:///run/vfo/vfo.sock");
+  EXPECT_EQ(d->api.socket_mode, 0660u);
+  EXPECT_EQ(d->api.allowed_uids, std::vector<uid_t>{0});
+  EXPECT_EQ(d->api.event_buffer, 4096u);
+  EXPECT_TRUE(d->metrics_listen.empty());
+  EXPECT_TRUE(d->libvirt.enabled);
+  EXPECT_EQ(d->libvirt.uri, "qemu:///system");
+  EXPECT_EQ(d->libvirt.grace, std::chrono::seconds(30));
+
+  auto c = parse(std::string(kLag) +
+                 "api { listen: \"unix:///tmp/x/api.sock\" socket_mode: 0600 group: \"0\" "
+                 "allowed_uids: [0, 64055] allowed_groups: \"0\" event_buffer: 64 }\n"
+                 "metrics { listen: \"127.0.0.1:9464\" }\n"
+                 "libvirt { uri: \"none\" grace { seconds: 5 } }\n");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->api.listen, "unix:///tmp/x/api.sock");
+  EXPECT_EQ(c->api.socket_mode, 0600u);
+  EXPECT_EQ(c->api.group, gid_t(0));
+  EXPECT_EQ(c->api.allowed_uids, (std::vector<uid_t>{0, 64055}));
+  EXPECT_EQ(c->api.allowed_gids, std::vector<gid_t>{0});
+  EXPECT_EQ(c->api.event_buffer, 64u);
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:9464");
+  EXPECT_FALSE(c->libvirt.enabled);
+  EXPECT_EQ(c->libvirt.grace, std::chrono::seconds(5));
+
+  auto off = parse(std::string(kLag) + "api { listen: \"none\" }\n");
+  ASSERT_TRUE(off.isOk());
+  EXPECT_FALSE(off->api.enabled);
+}
+
+TEST(VhostConfig, ApiErrorsNameTheField) {
+  const std::string base(kLag);
+  expectError(base + "api { listen: \"tcp://1.2.3.4:5\" }\n", 0, "api.listen", "none");
+  expectError(base + "api { listen: \"unix://relative/x.sock\" }\n", 0, "api.listen", "");
+  expectError(base + "api { socket_mode: 01777 }\n", 0, "api.socket_mode", "outside 0777");
+  expectError(base + "api { group: \"no-such-group-vfo\" }\n", 0, "api.group", "no group");
+  expectError(base + "api { allowed_groups: \"no-such-group-vfo\" }\n", 0, "api.allowed_groups[0]",
+              "no group");
+  expectError(base + "api { event_buffer: 3 }\n", 0, "api.event_buffer", "out of range");
+  expectError(base + "metrics { listen: \"0.0.0.0:9464\" }\n", 0, "metrics.listen", "");
+  expectError(base + "libvirt { grace { seconds: 7200 } }\n", 0, "libvirt.grace", "out of range");
+}
+
+}  // namespace
+}  // namespace vfo::vhost

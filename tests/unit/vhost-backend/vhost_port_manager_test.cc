@@ -458,3 +458,21 @@ TEST(Steering, PacksBothHalves) {
 
 }  // namespace
 }  // namespace vfo::vhost
+
+namespace vfo::vhost {
+namespace {
+
+TEST_F(PortManagerTest, IncomingPortStartsForwardingWhenTheMigratedGuestRuns) {
+  const PortSettings s = portSettings("vm1");
+  ASSERT_TRUE(pm_->createPort(s, PortState::kIncoming).isOk());
+  DatapathPort& dp = onlyPort();
+  pm_->onNewConnection(3, s.socket_path);  // QEMU connects early; the guest is not running yet
+  EXPECT_FALSE(dp.forwarding.load());
+  EXPECT_EQ(pm_->exportPort("vm1")->state, PortState::kIncoming);
+  ASSERT_TRUE(connect(s.socket_path, 3, 2));
+  EXPECT_TRUE(dp.forwarding.load());
+  EXPECT_EQ(pm_->exportPort("vm1")->state, PortState::kActive);
+}
+
+}  // namespace
+}  // namespace vfo::vhost

@@ -92,6 +92,15 @@ struct AnnounceSet {
   size_t framesPerBurst() const { return macs.size() + ipv4.size() + ipv6.size(); }
 };
 
+// Bursts and gap of one schedule (AnnounceConfig's announce_count and
+// announce_interval, or a port's own values).
+struct AnnounceTiming {
+  uint32_t count = 3;                                 // bursts, 1..100
+  Duration interval = std::chrono::milliseconds(50);  // gap, 1 ms..60 s
+  Status validate() const;                            // INVALID_ARGUMENT naming the field
+  friend bool operator==(const AnnounceTiming&, const AnnounceTiming&) = default;
+};
+
 // The announce set for a port: RARP for every allowed MAC on `port_vlan`
 // and on every other VLAN a learned entry of that MAC uses, plus every
 // learned address. A learned VLAN of kNoVlan (the guest sent untagged)
@@ -161,8 +170,16 @@ class AnnounceScheduler {
   // set above 4096 frames per burst, and per entry a multicast/zero MAC, a
   // VLAN above 4094 or an address a host cannot own ("ipv4[1].ip:
   // 224.0.0.1 is not a unicast address a host can own").
+  // `timing` overrides the configured burst count and interval for this
+  // schedule (a port's own announce settings); INVALID_ARGUMENT when out of
+  // the AnnounceConfig ranges.
   Status schedule(PortIndex port, MemberId member, AnnounceSet set, TimePoint now,
-                  TimePoint cause_seen_at);
+                  TimePoint cause_seen_at, std::optional<AnnounceTiming> timing = std::nullopt);
+
+  // Replaces the configuration (operator UpdateLag): new schedules use the
+  // new count and interval, pending ones keep theirs; the rate limit applies
+  // from the next frame. INVALID_ARGUMENT (nothing changed) when invalid.
+  Status setConfig(const AnnounceConfig& config);
 
   // Stops the port's pending schedule (outcome kCancelled). Returns false
   // when nothing was pending.
@@ -195,6 +212,7 @@ class AnnounceScheduler {
   };
   struct Pending {
     MemberId member;        // where the frames go
+    AnnounceTiming timing;  // bursts and gap of this schedule
     AnnounceSet set;        // what one burst announces
     Key key;                // position in queue_
     uint32_t next = 0;      // index of the next frame of the current burst

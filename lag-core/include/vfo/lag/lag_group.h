@@ -87,6 +87,15 @@ class LagGroup {
   // FAILED_PRECONDITION when the mode is not active-backup or the member is
   // not enabled.
   Status setActiveMember(MemberId member);
+  // Operator: replaces the settings that may change while ports run
+  // (primary, primary_reselect, failback, updelay, downdelay,
+  // vm_failback_delay). `next` must equal the current config in name, mode,
+  // members and hash_policy (FAILED_PRECONDITION naming the field: those
+  // need a restart) and be valid (INVALID_ARGUMENT). Pending up/down
+  // decisions keep their deadline. In active-backup, when primary,
+  // primary_reselect or failback change, the active member is chosen again
+  // at once under the new rules (reason primary-reselect).
+  Status updateSettings(const LagConfig& next);
   // follow-kernel-bond: the kernel bond's active member (kNoMember = none).
   // FAILED_PRECONDITION in other modes.
   Status onBondActiveMember(MemberId member, TimePoint seen_at);

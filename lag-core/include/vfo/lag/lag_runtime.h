@@ -46,10 +46,11 @@ struct LagRuntimeConfig {
 };
 
 struct RuntimePortSpec {
-  std::string name;                      // "vm1/net0"
-  std::vector<MacAddress> allowed_macs;  // guest MAC first; announced by RARP
-  VlanId vlan = kNoVlan;                 // announce tag
-  std::optional<MemberId> pin;           // balance-vm pin
+  std::string name;                        // "vm1/net0"
+  std::vector<MacAddress> allowed_macs;    // guest MAC first; announced by RARP
+  VlanId vlan = kNoVlan;                   // announce tag
+  std::optional<MemberId> pin;             // balance-vm pin
+  std::optional<AnnounceTiming> announce;  // own burst count/gap; none = the runtime's
 };
 
 // One carried-out move: what the SR-IOV manager reports as a failover event.
@@ -93,6 +94,17 @@ class LagRuntime final : public PolledMonitor {
 
   StatusOr<PortIndex> addPort(const RuntimePortSpec& spec);
   Status removePort(PortIndex port);
+  // Replaces a port's allowed MACs, VLAN, pin and announce timing (the name
+  // must stay). Learned addresses of MACs no longer allowed are dropped; a
+  // pin change may move the port at once (kPinChanged). NOT_FOUND for an
+  // unknown port, INVALID_ARGUMENT as addPort; on error nothing changed
+  // except when the group refuses the pin after the MACs were applied, in
+  // which case the old MACs are put back.
+  Status updatePort(PortIndex port, const RuntimePortSpec& spec);
+  // Operator UpdateLag: the group's changeable settings (LagGroup::
+  // updateSettings) and the announce configuration. Nothing changes on error.
+  Status updateSettings(const LagConfig& lag, const AnnounceConfig& announce);
+  const AnnounceConfig& announceConfig() const { return config_.announce; }
   const RuntimePortSpec* port(PortIndex port) const;
 
   // A copy of a frame the guest sent (kFromGuest) or received (kToGuest).

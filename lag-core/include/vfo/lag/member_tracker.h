@@ -98,6 +98,11 @@ class MemberTracker {
                 LogRateLimiter* limiter = nullptr);
 
   size_t size() const { return members_.size(); }
+  // New hysteresis delays; pending decisions keep the deadline they had.
+  void setDelays(Duration updelay, Duration downdelay) {
+    updelay_ = updelay;
+    downdelay_ = downdelay;
+  }
   // kNoMember when no member has this name.
   MemberId find(std::string_view name) const;
   const std::string& name(MemberId m) const { return members_[m].name; }

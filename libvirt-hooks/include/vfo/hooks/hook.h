@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "vfo/api/types.h"
 #include "vfo/base/status.h"
 #include "vfo/hooks/domain_xml.h"
 
@@ -48,16 +49,8 @@ struct HookPortSpec {
   bool incoming_migration = false;  // create in the incoming state
 };
 
-// Port states as far as the hook cares.
-enum class HookPortState {
-  kIncoming,      // waiting for an incoming migration
-  kWaiting,       // socket ready, no guest yet
-  kActive,        // guest connected
-  kDegraded,      // guest connected, no live member
-  kMigratingOut,  // leaving this host
-  kDetached,      // guest stopped
-  kGone,          // being deleted
-};
+// Port states: the API's (vfo/api/types.h), as the client reports them.
+using HookPortState = api::PortState;
 
 // vfod as the hook sees it. Implementations put a deadline on every call
 // and return UNAVAILABLE when vfod cannot be reached.

@@ -13,7 +13,7 @@
 //    The code reaches the client unchanged (Status codes equal gRPC codes).
 //  - Threads: methods are called from gRPC server threads, several at once
 //    for the read-only ones. Mutating methods (createPort, deletePort,
-//    updatePort, updateLag, setActiveMember) are serialized by the service:
+//    updatePort, detachPort, updateLag, setActiveMember) are serialized by the service:
 //    never two at a time. Implementations marshal onto their control thread
 //    if they need to.
 //  - Events: the backend publishes into the EventBuffer it is given by the
@@ -43,6 +43,12 @@ class ApiBackend {
   // Applies the fields in `changed` of `updated` (the full new spec) to a
   // known port and returns it.
   virtual StatusOr<PortInfo> updatePort(const PortSpec& updated, const PortFieldMask& changed) = 0;
+  // The port's guest stopped (libvirt's `stopped end`): keep the port, its
+  // socket and VFs, and report it kDetached until a guest driver connects
+  // again (then kActive/kDegraded as usual). Idempotent: OK for a port that
+  // is already detached. NOT_FOUND for an unknown port. Runtime state only:
+  // nothing is persisted, a restarted vfod reports the port kWaiting.
+  virtual Status detachPort(const std::string& port_id) = 0;
 
   virtual StatusOr<LagInfo> getLag() = 0;
   // Applies the complete new settings.

@@ -33,6 +33,11 @@ Status validateSocketPath(std::string_view path, std::string_view socket_dir,
 StatusOr<PortSpec> portSpecFromProto(const v1::PortSpec& proto, std::string_view socket_dir,
                                      std::string_view field = "spec");
 
+// A PortState received from vfod (clients: the libvirt hook).
+// INVALID_ARGUMENT "<field>: unknown PortState value N" for UNSPECIFIED or
+// a value this build does not know.
+StatusOr<PortState> portStateFromProto(int value, std::string_view field = "state");
+
 // UpdatePort: the new spec of `current` with the named fields replaced, and
 // which fields changed. INVALID_ARGUMENT for no or unknown update_fields and
 // for invalid values.

@@ -51,6 +51,11 @@ class VfPairManager {
 
   StatusOr<PortPair> createPort(const std::string& port_id, const VfConfig& config);
   Status deletePort(const std::string& port_id);
+  // Applies a new config (VLAN, trust, ...; the MAC must stay) to every VF
+  // of the pair. Transactional: a failure puts the VFs configured so far
+  // back to the old config. NOT_FOUND for an unknown port, INVALID_ARGUMENT
+  // for a MAC change or an invalid config.
+  Status updatePort(const std::string& port_id, const VfConfig& config);
   const PortPair* find(const std::string& port_id) const;
   const std::map<std::string, PortPair>& ports() const { return ports_; }
 

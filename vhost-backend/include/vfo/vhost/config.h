@@ -157,6 +157,29 @@ struct PortSettings {
   friend bool operator==(const PortSettings&, const PortSettings&) = default;
 };
 
+inline constexpr std::string_view kDefaultApiListen = "unix:///run/vfo/vfo.sock";
+inline constexpr uint32_t kDefaultEventBuffer = 4096;
+inline constexpr std::string_view kDefaultLibvirtUri = "qemu:///system";
+inline constexpr Duration kDefaultLibvirtGrace = std::chrono::seconds(30);
+
+// The ops API (ApiConfig).
+struct ApiSettings {
+  bool enabled = true;                          // listen: "none" turns it off
+  std::string listen{kDefaultApiListen};        // unix:// target
+  uint32_t socket_mode = 0660;                  // chmod bits of the API socket
+  std::optional<gid_t> group;                   // chgrp target; none = vfod's group
+  std::vector<uid_t> allowed_uids = {0};        // callers allowed by uid
+  std::vector<gid_t> allowed_gids;              // callers allowed by group
+  uint32_t event_buffer = kDefaultEventBuffer;  // events kept for resumption
+};
+
+// Reconciliation with libvirt (LibvirtConfig).
+struct LibvirtSettings {
+  bool enabled = true;                    // uri: "none" turns it off
+  std::string uri{kDefaultLibvirtUri};    // read-only connection
+  Duration grace = kDefaultLibvirtGrace;  // keep ports of a vanished domain this long
+};
+
 struct VfodConfig {
   EalSettings eal;                          // DPDK EAL
   MemorySettings memory;                    // DPDK memory
@@ -166,6 +189,9 @@ struct VfodConfig {
   DatapathSettings datapath;                // relay tuning
   LagSettings lag;                          // the LAG
   std::vector<PortSettings> ports;          // ports created at start
+  ApiSettings api;                          // ops API
+  std::string metrics_listen;               // Prometheus endpoint; empty = off
+  LibvirtSettings libvirt;                  // libvirt reconciliation
 };
 
 // Feature bits a port may not mask: vfod relies on them (VERSION_1, dirty

@@ -90,6 +90,7 @@ struct DatapathPort;
 struct alignas(64) QueueUnit {
   DatapathPort* port = nullptr;                  // immutable: the owning port
   uint16_t qp = 0;                               // immutable: queue pair index
+  uint32_t worker_lcore = 0;                     // lcore of the owning worker (introspection)
   QueueStats stats;                              // written by the owning worker
   std::array<MemberStats, kMaxMembers> members;  // per member, written by the owning worker
 };

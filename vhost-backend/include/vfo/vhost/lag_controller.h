@@ -19,6 +19,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,9 +83,39 @@ class LagController final : public LearnerSink {
   // configured for `ports` (VfPairManager::adopt). No-op without a provider.
   sriov::AdoptReport adopt(const std::vector<PortSettings>& ports);
 
+  // Per-port choices beyond PortSettings (the ops API sets them).
+  struct PortOptions {
+    PortState initial = PortState::kActive;       // kIncoming: migration target
+    std::optional<lag::MemberId> pin;             // balance-vm pin; none = the config's
+    std::optional<lag::AnnounceTiming> announce;  // own announce bursts; none = the LAG's
+  };
+
   // Creates the port end to end (see the file comment); the port starts on
   // the member the LAG places it on.
-  Status createPort(PortSettings settings);
+  Status createPort(PortSettings settings, const PortOptions& options);
+  Status createPort(PortSettings settings) { return createPort(std::move(settings), {}); }
+
+  // UpdatePort: the port's VLAN and allowed source MACs (datapath policy,
+  // learner, VF config), its pin and announce timing. Transactional: on
+  // error every part is put back. NOT_FOUND for an unknown port; the
+  // PortManager's, lag-core's (FAILED_PRECONDITION for a pin outside
+  // balance-vm) and the VF provider's codes otherwise.
+  Status updatePort(std::string_view id, lag::VlanId vlan, std::vector<MacAddress> allowed_macs,
+                    std::optional<lag::MemberId> pin, std::optional<lag::AnnounceTiming> announce);
+
+  // What other components want to hear about (the ops API's events). Called
+  // on the control thread, inside the call that caused them.
+  struct Observer {
+    std::function<void(const lag::FailoverRecord&)> on_failover;  // every carried-out move
+    std::function<void(lag::MemberId, bool up)> on_link;          // member carrier changes
+  };
+  void setObserver(Observer observer) { observer_ = std::move(observer); }
+
+  const std::vector<std::string>& memberNames() const { return member_names_; }
+  // The member named `name`, if any.
+  std::optional<lag::MemberId> memberByName(std::string_view name) const;
+  // The port's options as created/updated (pin, announce); nullptr if unknown.
+  const PortOptions* portOptions(std::string_view id) const;
   // Removes the port from the LAG, deletes it and resets its VFs.
   // NOT_FOUND if the controller does not know it.
   Status deletePort(std::string_view id);
@@ -151,6 +182,8 @@ class LagController final : public LearnerSink {
   std::map<lag::PortIndex, std::string> ids_;  // LAG port -> port id
   std::map<std::string, lag::PortIndex, std::less<>> indexes_;  // port id -> LAG port
   std::vector<std::string> order_;                              // creation order of port ids
+  std::map<std::string, PortOptions, std::less<>> options_;     // per port id
+  Observer observer_;                                           // ops API events
   std::deque<lag::FailoverRecord> failovers_;                   // newest last
   uint64_t failover_count_ = 0;                                 // records ever reported
 };

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +90,12 @@ class PortManager final : public VhostEventHandler {
   std::vector<PortRecord> listPorts() const;  // sorted by id
 
   StatusOr<PortStatsReport> portStats(std::string_view id) const;
+  // The lcore of the worker that relays the port's queue pair 0.
+  StatusOr<uint32_t> workerLcore(std::string_view id) const;
+  // Bumped (release) by every guest-side change (connect, device up/down,
+  // disconnect) and every state change: pollers compare it with the value
+  // they saw last before walking listPorts(). Any thread.
+  uint64_t changeCount() const { return changes_.load(std::memory_order_acquire); }
 
   // The features the port's socket offers given its uplinks (pure).
   static VhostSocketRequest socketRequestFor(const PortSettings& settings,
@@ -98,6 +105,8 @@ class PortManager final : public VhostEventHandler {
   void closeAll();
 
   // VhostEventHandler
+  // onNewDevice also activates a kIncoming port: on a migration
+  // destination QEMU starts the device only once the guest runs here.
   void onNewConnection(int vid, const std::string& path) override;
   void onDestroyConnection(int vid, const std::string& path) override;
   bool onNewDevice(const VhostDeviceInfo& info) override;
@@ -141,6 +150,7 @@ class PortManager final : public VhostEventHandler {
   std::map<std::string, std::shared_ptr<Port>, std::less<>> by_id_;  // guarded by mu_
   std::map<std::string, std::shared_ptr<Port>> by_path_;             // guarded by mu_
   uint64_t next_seq_ = 1;                                            // control thread only
+  std::atomic<uint64_t> changes_{0};                                 // see changeCount()
   uint64_t next_uplink_name_ = 0;                                    // control thread only
 };
 
