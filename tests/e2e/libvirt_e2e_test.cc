@@ -3,19 +3,25 @@
 // vfod port, and the guest reaches the lab's remote host through vfod.
 //
 //   virsh create ── libvirtd (own namespace, own dirs) ── QEMU TCG, direct kernel boot
-//                                                          │ vhost-user, QEMU = client
-//   guest eth0 198.18.0.10 ───────────────────────────── vfod (server) ──┬── af_packet <lab>-vf0
-//                                                                       └── af_packet <lab>-vf1
+//        │ hooks/qemu.d/vfo (vfo-hook)                     │ vhost-user, QEMU = client
+//        └──── ops API ────> vfod (server) <──────────────┘
+//                            ├── af_packet on a software VF (macvlan) on <lab>-pf0 (active)
+//                            └── af_packet on a software VF (macvlan) on <lab>-pf1 (standby)
 //   <lab>-pf0/pf1 ── wires ── ToR br0 ── <lab>-rem 198.18.0.100
+//
+// Two ways to get the port:
+//  - config: vfod's config file names port vm1 with uplinks on macvlans the
+//    test made; libvirt only starts QEMU.
+//  - hook: vfo-hook, installed as hooks/qemu.d/vfo with its /etc/vfo/hook.conf
+//    (a private directory of libvirtd's namespace), creates the port at
+//    `prepare begin` through vfod's API (vfod makes the software VFs),
+//    records the owner, keeps it across a libvirtd restart (`reconnect`)
+//    and deletes it at `release end` after `virsh destroy`.
 //
 // The domain XML carries what LAB.md says a vhost-user guest needs under
 // libvirt 9.0 / QEMU 7.2 TCG: memfd-backed shared memory and the
 // qemu:override setting vectors=0 on the virtio-net device. A recording hook
-// in hooks/qemu.d logs every call libvirt makes, so the test sees the
-// lifecycle libvirt reports to hooks.
-//
-// vfod's port comes from its config file: the hook executable that creates
-// ports (vfo-hook) is not in this tree yet.
+// (hooks/qemu.d/10-record, run before "vfo") logs every call libvirt makes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -129,16 +135,6 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     ASSERT_TRUE(img.isOk()) << img.status().toString();
     image_ = *img;
     dir_ = vfo::testing::makeTempDir("vfo-lv-e2e-");
-    // Software VFs as in e2e_vfod_qemu: macvlans on the lab ports carrying
-    // the guest's MAC, silent on the host side, removed with the lab.
-    for (int i = 0; i < 2; ++i) {
-      const std::string vf = vfName(i);
-      auto r = vfo::testing::sh("set -e\nip link add " + vf + " link " + lab_->pf(i) + " address " +
-                                kGuestMac + " type macvlan mode bridge\n" + "ip link set " + vf +
-                                " addrgenmode none\n" + "sysctl -qw net.ipv6.conf." + vf +
-                                ".disable_ipv6=1\n" + "ip link set " + vf + " up\n");
-      ASSERT_TRUE(r.ok()) << r.describe();
-    }
     ASSERT_EQ(::mkdir((dir_ + "/sock").c_str(), 0755), 0);
     domain_ = vfo::testing::uniqueName("vfo-lv-");
     hook_log_ = dir_ + "/hook-calls.log";
@@ -147,9 +143,7 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     std::ofstream(hook) << "#!/bin/sh\ncat >/dev/null\necho \"$1 $2 $3 $4\" >> " << hook_log_
                         << "\n";
     ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
-    LibvirtDaemonOptions o;
-    o.qemu_hooks = {hook};
-    libvirt_ = std::make_unique<LibvirtDaemon>(o);
+    libvirt_options_.qemu_hooks = {hook};
   }
   void TearDown() override {
     // Destroys the domain (if the test did not) before vfod and the lab go.
@@ -168,8 +162,22 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
   std::string console() const { return readFile(dir_ + "/console.log"); }
   std::string hookCalls() const { return readFile(hook_log_); }
 
-  // vfod serving port vm1 on socket(): QEMU connects (libvirt mode='client').
-  std::unique_ptr<Vfod> makeVfod() {
+  // Software VFs as in e2e_vfod_qemu: macvlans on the lab ports carrying
+  // the guest's MAC, silent on the host side, removed with the lab.
+  void makeSoftwareVfs() {
+    for (int i = 0; i < 2; ++i) {
+      const std::string vf = vfName(i);
+      auto r = vfo::testing::sh("set -e\nip link add " + vf + " link " + lab_->pf(i) + " address " +
+                                kGuestMac + " type macvlan mode bridge\n" + "ip link set " + vf +
+                                " addrgenmode none\n" + "sysctl -qw net.ipv6.conf." + vf +
+                                ".disable_ipv6=1\n" + "ip link set " + vf + " up\n");
+      ASSERT_TRUE(r.ok()) << r.describe();
+    }
+  }
+
+  // vfod serving port vm1 on socket() from its config file: QEMU connects
+  // (libvirt mode='client'); uplinks on makeSoftwareVfs()'s macvlans.
+  std::unique_ptr<Vfod> makeConfigVfod() {
     const std::string port =
         std::string("ports {\n  id: \"vm1\"\n  mac: \"") + kGuestMac +
         "\"\n  role: SOCKET_ROLE_SERVER\n  uplinks { member: \"pf0\" devargs: "
@@ -179,6 +187,51 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
         "\" }\n}\n";
     return std::make_unique<Vfod>(lab_->name(), lab_->pf(0), lab_->pf(1), dir_, port);
   }
+
+  // vfod with no ports and its API on; API ports get software VFs (one
+  // macvlan per member, made and removed by vfod).
+  std::unique_ptr<Vfod> makeApiVfod() {
+    return std::make_unique<Vfod>(lab_->name(), lab_->pf(0), lab_->pf(1), dir_, "", "", "",
+                                  "  vf_provider: VF_PROVIDER_SOFTWARE\n  primary: \"pf0\"\n");
+  }
+
+  // Installs vfo-hook as hooks/qemu.d/vfo, as `cmake --install` does, with
+  // its default config file /etc/vfo/hook.conf pointing at this vfod.
+  void installVfoHook(const Vfod& vfod) {
+    const std::string etc_vfo = dir_ + "/etc-vfo";
+    ASSERT_EQ(::mkdir(etc_vfo.c_str(), 0755), 0);
+    std::ofstream(etc_vfo + "/hook.conf") << "api_socket = " << vfod.apiTarget() << "\n"
+                                          << "socket_dir = " << dir_ << "/sock\n"
+                                          << "log = " << hookRunLog() << "\n";
+    libvirt_options_.private_dirs = {{"/etc/vfo", etc_vfo}};
+    const std::string hook = vfo::testing::binaryDir() + "/libvirt-hooks/vfo-hook";
+    ASSERT_TRUE(std::filesystem::exists(hook)) << "build the vfo-hook target";
+    // Copied under its installed name before libvirtd starts.
+    const std::string staged = dir_ + "/vfo";
+    std::filesystem::copy_file(hook, staged);
+    libvirt_options_.qemu_hooks.push_back(staged);
+  }
+  std::string hookRunLog() const { return dir_ + "/vfo-hook.log"; }
+
+  // vfoctl against this test's vfod.
+  vfo::testing::RunResult vfoctl(std::vector<std::string> args) const {
+    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
+                                  vfod_->apiTarget()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return vfo::testing::run(argv, 20s);
+  }
+  // Macvlans on the lab's ports (the software VFs, whoever made them).
+  int macvlansOnLab() const {
+    auto r = vfo::testing::sh("ip -o link show type macvlan | grep -cE '@(" + lab_->pf(0) + "|" +
+                              lab_->pf(1) + "):' || true");
+    return std::atoi(r.out.c_str());
+  }
+
+  enum class PortSource {
+    kConfig,  // vfod's config file
+    kHook,    // vfo-hook through vfod's API
+  };
+  void runLifecycle(PortSource source);
 
   std::string domainXml(const std::string& script) const {
     return vfo::e2e::domainXml(domain_, image_, socket(), dir_ + "/console.log", script);
@@ -193,10 +246,11 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     return "\n--- console ---\n" + console() + "\n--- hook calls ---\n" + hookCalls() +
            "\n--- qemu log ---\n" + (libvirt_ ? libvirt_->qemuLog(domain_) : "") +
            "\n--- libvirtd ---\n" + (libvirt_ ? libvirt_->libvirtdLog() : "") + "\n--- vfod ---\n" +
-           (vfod_ ? vfod_->log() : "");
+           (vfod_ ? vfod_->log() : "") + "\n--- vfo-hook log ---\n" + readFile(hookRunLog());
   }
 
   vfo::testing::GuestImage image_;
+  LibvirtDaemonOptions libvirt_options_;
   std::string dir_;
   std::string domain_;
   std::string hook_log_;
@@ -206,9 +260,19 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
 
 // virsh create / libvirtd restart / virsh destroy of a vhost-user domain on
 // a vfod port, with traffic to the remote host checked at each stage.
-TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
-  vfod_ = makeVfod();
+void LibvirtE2eTest::runLifecycle(PortSource source) {
+  const bool via_hook = source == PortSource::kHook;
+  if (via_hook) {
+    vfod_ = makeApiVfod();
+  } else {
+    ASSERT_NO_FATAL_FAILURE(makeSoftwareVfs());
+    vfod_ = makeConfigVfod();
+  }
   ASSERT_TRUE(vfod_->start());
+  if (via_hook) {
+    ASSERT_NO_FATAL_FAILURE(installVfoHook(*vfod_));
+  }
+  libvirt_ = std::make_unique<LibvirtDaemon>(libvirt_options_);
 
   auto t0 = std::chrono::steady_clock::now();
   Status started = libvirt_->start();
@@ -216,6 +280,11 @@ TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
   const double libvirtd_start_s = secondsSince(t0);
   std::printf("libvirtd answered after %.1f s\n", libvirtd_start_s);
   RecordProperty("libvirtd_start_ms", int(libvirtd_start_s * 1000));
+  if (via_hook) {
+    EXPECT_FALSE(std::filesystem::exists(socket())) << "no port before the domain starts";
+    EXPECT_EQ(vfoctl({"port", "show", "vm1"}).exit_code, 3) << "NOT_FOUND";
+    EXPECT_EQ(macvlansOnLab(), 0);
+  }
 
   // --- virsh create: the guest pings the remote host through vfod ----------
   const std::string xml_path = dir_ + "/domain.xml";
@@ -236,6 +305,16 @@ TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
   EXPECT_TRUE(hookCalled("prepare", "begin")) << hookCalls();
   EXPECT_TRUE(hookCalled("start", "begin")) << hookCalls();
   EXPECT_TRUE(hookCalled("started", "begin")) << hookCalls();
+  if (via_hook) {
+    // prepare created the port (vfod serves its socket, one software VF per
+    // member); started recorded the owner.
+    EXPECT_TRUE(std::filesystem::exists(socket()));
+    EXPECT_EQ(macvlansOnLab(), 2) << "one software VF per member";
+    auto show = vfoctl({"--json", "port", "show", "vm1"});
+    ASSERT_TRUE(show.ok()) << show.describe() << diagnostics();
+    EXPECT_THAT(show.out, ::testing::HasSubstr(domain_)) << "owner recorded";
+    EXPECT_THAT(show.out, ::testing::HasSubstr(kGuestMac));
+  }
 
   ASSERT_TRUE(vfo::testing::waitFor(
       [&] { return vfo::testing::parseGuestDone(console()).has_value(); }, 120s, 100ms))
@@ -278,6 +357,7 @@ TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
   std::printf("libvirtd restart answered after %.1f s\n", secondsSince(t0));
   auto state = libvirt_->virsh({"domstate", domain_});
   EXPECT_EQ(state.out.substr(0, state.out.find('\n')), "running") << state.describe();
+  // A failing reconnect hook would have made libvirt kill the VM.
   EXPECT_EQ(libvirt_->qemuPid(domain_), qemu) << "libvirt did not reconnect to the same QEMU";
   EXPECT_TRUE(hookCalled("reconnect", "begin")) << hookCalls();
   in = lab_->ping(lab_->remoteNs(), kGuestIp, 3);
@@ -287,18 +367,39 @@ TEST_F(LibvirtE2eTest, VirshCreatePingRestartDestroy) {
   EXPECT_EQ(s["port vm1 event vhost_connects"], 1u) << "the vhost-user session was re-made";
   EXPECT_EQ(s["port vm1 event vhost_disconnects"], 0u);
   EXPECT_GE(s["port vm1 guest_rx_packets"], rx_before + 6) << "6 echo requests to the guest";
+  if (via_hook) {
+    EXPECT_TRUE(vfoctl({"port", "show", "vm1"}).ok()) << "the port survives the restart";
+    EXPECT_EQ(macvlansOnLab(), 2);
+  }
 
   // --- virsh destroy: QEMU ends, libvirt says stopped/release -------------
   auto destroyed = libvirt_->virsh({"destroy", domain_}, 60s);
-  ASSERT_TRUE(destroyed.ok()) << destroyed.describe();
+  ASSERT_TRUE(destroyed.ok()) << destroyed.describe() << diagnostics();
   EXPECT_TRUE(vfo::testing::waitFor([&] { return !processAlive(*qemu); }, 20s, 20ms));
   EXPECT_TRUE(hookCalled("stopped", "end")) << hookCalls();
   EXPECT_TRUE(hookCalled("release", "end")) << hookCalls();
   auto all = libvirt_->virsh({"list", "--all", "--name"});
   EXPECT_EQ(all.out.find(domain_), std::string::npos) << "a transient domain is gone";
-  EXPECT_TRUE(vfo::testing::waitFor([&] { return !vfod_->guestRunning("vm1"); }, 10s, 100ms));
-  EXPECT_EQ(vfod_->stat("port vm1 event vhost_disconnects"), 1u);
+  if (via_hook) {
+    // release deleted the port: socket, software VFs and API record gone.
+    EXPECT_EQ(vfoctl({"port", "show", "vm1"}).exit_code, 3) << "NOT_FOUND" << diagnostics();
+    EXPECT_FALSE(std::filesystem::exists(socket()));
+    EXPECT_EQ(macvlansOnLab(), 0) << "software VFs returned";
+  } else {
+    EXPECT_TRUE(vfo::testing::waitFor([&] { return !vfod_->guestRunning("vm1"); }, 10s, 100ms));
+    EXPECT_EQ(vfod_->stat("port vm1 event vhost_disconnects"), 1u);
+  }
   EXPECT_EQ(vfod_->stop(), 0) << vfod_->log();
+}
+
+// The port from vfod's config file; libvirt only starts and stops QEMU.
+TEST_F(LibvirtE2eTest, ConfigPortVirshCreatePingRestartDestroy) {
+  runLifecycle(PortSource::kConfig);
+}
+
+// The port made and removed by vfo-hook through vfod's API.
+TEST_F(LibvirtE2eTest, HookPortVirshCreatePingRestartDestroy) {
+  runLifecycle(PortSource::kHook);
 }
 
 // What vfo-hook relies on, shown with real libvirt and no vfod: a qemu.d hook
