@@ -16,7 +16,9 @@
 //    (a private directory of libvirtd's namespace), creates the port at
 //    `prepare begin` through vfod's API (vfod makes the software VFs),
 //    records the owner, keeps it across a libvirtd restart (`reconnect`)
-//    and deletes it at `release end` after `virsh destroy`.
+//    and deletes it at `release end` after `virsh destroy`. vfod's libvirt
+//    reconciliation is on against the private libvirtd and must not delete
+//    the port while libvirtd restarts.
 //
 // The domain XML carries what LAB.md says a vhost-user guest needs under
 // libvirt 9.0 / QEMU 7.2 TCG: memfd-backed shared memory and the
@@ -213,6 +215,19 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
   }
   std::string hookRunLog() const { return dir_ + "/vfo-hook.log"; }
 
+  // Turns vfod's libvirt reconciliation on against the private libvirtd
+  // (vfod_lab.h writes `libvirt { uri: "none" }`), with a 1 s grace so that
+  // a port wrongly taken for orphaned would be deleted within the test.
+  void reconcileWithThisLibvirt(const Vfod& vfod) {
+    std::string config = readFile(vfod.config());
+    const std::string off = "libvirt { uri: \"none\" }";
+    const size_t at = config.find(off);
+    ASSERT_NE(at, std::string::npos) << config;
+    config.replace(at, off.size(),
+                   "libvirt { uri: \"" + libvirt_->uri() + "\" grace { seconds: 1 } }");
+    std::ofstream(vfod.config(), std::ios::trunc) << config;
+  }
+
   // vfoctl against this test's vfod.
   vfo::testing::RunResult vfoctl(std::vector<std::string> args) const {
     std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
@@ -268,7 +283,6 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
     ASSERT_NO_FATAL_FAILURE(makeSoftwareVfs());
     vfod_ = makeConfigVfod();
   }
-  ASSERT_TRUE(vfod_->start());
   if (via_hook) {
     ASSERT_NO_FATAL_FAILURE(installVfoHook(*vfod_));
   }
@@ -280,6 +294,10 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
   const double libvirtd_start_s = secondsSince(t0);
   std::printf("libvirtd answered after %.1f s\n", libvirtd_start_s);
   RecordProperty("libvirtd_start_ms", int(libvirtd_start_s * 1000));
+  if (via_hook) {
+    ASSERT_NO_FATAL_FAILURE(reconcileWithThisLibvirt(*vfod_));
+  }
+  ASSERT_TRUE(vfod_->start());
   if (via_hook) {
     EXPECT_FALSE(std::filesystem::exists(socket())) << "no port before the domain starts";
     EXPECT_EQ(vfoctl({"port", "show", "vm1"}).exit_code, 3) << "NOT_FOUND";
@@ -368,8 +386,25 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
   EXPECT_EQ(s["port vm1 event vhost_disconnects"], 0u);
   EXPECT_GE(s["port vm1 guest_rx_packets"], rx_before + 6) << "6 echo requests to the guest";
   if (via_hook) {
+    // vfod's reconciler lost libvirt with the restart and found it again;
+    // meanwhile it changed nothing, and afterwards the running domain owns
+    // the port (in use, not orphaned).
+    EXPECT_TRUE(vfo::testing::waitFor(
+        [&] {
+          return vfod_->log().find("libvirt reachable again; reconciliation resumes") !=
+                 std::string::npos;
+        },
+        45s, 100ms))
+        << vfod_->log();
+    in = lab_->ping(lab_->remoteNs(), kGuestIp, 3);
+    EXPECT_TRUE(in.allReceived()) << in.run.describe() << diagnostics();
     EXPECT_TRUE(vfoctl({"port", "show", "vm1"}).ok()) << "the port survives the restart";
     EXPECT_EQ(macvlansOnLab(), 2);
+    EXPECT_EQ(vfod_->log().find("deleted: owner"), std::string::npos) << vfod_->log();
+    std::istringstream lines(vfod_->log());
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("reconcil") != std::string::npos || line.find("libvirt") != std::string::npos)
+        std::printf("vfod: %s\n", line.c_str());
   }
 
   // --- virsh destroy: QEMU ends, libvirt says stopped/release -------------
