@@ -17,8 +17,9 @@
 //    `prepare begin` through vfod's API (vfod makes the software VFs),
 //    records the owner, keeps it across a libvirtd restart (`reconnect`)
 //    and deletes it at `release end` after `virsh destroy`. vfod's libvirt
-//    reconciliation is on against the private libvirtd and must not delete
-//    the port while libvirtd restarts.
+//    reconciliation is on against the private libvirtd: it must not delete
+//    the port while libvirtd restarts, and it must recreate the port when
+//    vfod loses it under the running domain (QEMU then reconnects).
 //
 // The domain XML carries what LAB.md says a vhost-user guest needs under
 // libvirt 9.0 / QEMU 7.2 TCG: memfd-backed shared memory and the
@@ -108,7 +109,9 @@ std::string domainXml(const std::string& name, const vfo::testing::GuestImage& i
   if (!socket.empty())
     xml += "    <interface type='vhostuser'>\n      <mac address='" + std::string(kGuestMac) +
            "'/>\n      <source type='unix' path='" + socket +
-           "' mode='client'/>\n"
+           "' mode='client'>\n"
+           "        <reconnect enabled='yes' timeout='1'/>\n"
+           "      </source>\n"
            "      <model type='virtio'/>\n"
            "      <alias name='ua-net0'/>\n"
            "    </interface>\n";
@@ -401,6 +404,29 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
     EXPECT_TRUE(vfoctl({"port", "show", "vm1"}).ok()) << "the port survives the restart";
     EXPECT_EQ(macvlansOnLab(), 2);
     EXPECT_EQ(vfod_->log().find("deleted: owner"), std::string::npos) << vfod_->log();
+    // The port lost while the domain runs (vfod restarted from a corrupt
+    // state file, an operator's mistake): the next libvirt event makes the
+    // reconciler create it again, and QEMU (reconnect every 1 s) comes back.
+    auto del = vfoctl({"port", "delete", "vm1"});
+    ASSERT_TRUE(del.ok()) << del.describe();
+    ASSERT_FALSE(std::filesystem::exists(socket()));
+    ASSERT_TRUE(libvirt_->virsh({"suspend", domain_}).ok());
+    ASSERT_TRUE(libvirt_->virsh({"resume", domain_}).ok());
+    EXPECT_TRUE(vfo::testing::waitFor(
+        [&] {
+          return vfoctl({"port", "show", "vm1"}).ok();
+        },
+        20s, 200ms))
+        << vfod_->log();
+    EXPECT_THAT(vfod_->log(), ::testing::HasSubstr("[port vm1] created: domain " + domain_ +
+                                                   " runs and needs it"));
+    EXPECT_TRUE(vfo::testing::waitFor([&] { return vfod_->guestRunning("vm1"); }, 30s, 200ms))
+        << diagnostics();
+    const bool answered = vfo::testing::waitFor(
+        [&] { return lab_->ping(lab_->remoteNs(), kGuestIp, 1).allReceived(); }, 30s, 200ms);
+    EXPECT_TRUE(answered) << diagnostics();
+    in = lab_->ping(lab_->remoteNs(), kGuestIp, 3);
+    EXPECT_TRUE(in.allReceived()) << in.run.describe() << diagnostics();
     std::istringstream lines(vfod_->log());
     for (std::string line; std::getline(lines, line);)
       if (line.find("reconcil") != std::string::npos || line.find("libvirt") != std::string::npos)
