@@ -82,10 +82,13 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 // vfo.script, held after it), memfd-backed shared memory (vhost-user maps
 // it), the console in `console_path`, and, unless `socket` is empty, one
 // vhost-user interface with QEMU as client and vectors=0 on its virtio-net
-// device (QEMU 7.2 TCG crashes with MSI-X vectors).
+// device (QEMU 7.2 TCG crashes with MSI-X vectors). With `reconnect` QEMU
+// reconnects every second after losing the socket; only the case that takes
+// the socket away uses it (without it, a socket missing at start fails
+// `virsh create` at once with QEMU's message).
 std::string domainXml(const std::string& name, const vfo::testing::GuestImage& image,
                       const std::string& socket, const std::string& console_path,
-                      const std::string& script) {
+                      const std::string& script, bool reconnect = false) {
   const std::string b64 = vfo::testing::run({"base64", "-w0"}, 10s, script).out;
   std::string xml =
       "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
@@ -108,9 +111,8 @@ std::string domainXml(const std::string& name, const vfo::testing::GuestImage& i
       "  <devices>\n";
   if (!socket.empty())
     xml += "    <interface type='vhostuser'>\n      <mac address='" + std::string(kGuestMac) +
-           "'/>\n      <source type='unix' path='" + socket +
-           "' mode='client'>\n"
-           "        <reconnect enabled='yes' timeout='1'/>\n"
+           "'/>\n      <source type='unix' path='" + socket + "' mode='client'>\n" +
+           (reconnect ? "        <reconnect enabled='yes' timeout='1'/>\n" : "") +
            "      </source>\n"
            "      <model type='virtio'/>\n"
            "      <alias name='ua-net0'/>\n"
@@ -251,8 +253,8 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
   };
   void runLifecycle(PortSource source);
 
-  std::string domainXml(const std::string& script) const {
-    return vfo::e2e::domainXml(domain_, image_, socket(), dir_ + "/console.log", script);
+  std::string domainXml(const std::string& script, bool reconnect) const {
+    return vfo::e2e::domainXml(domain_, image_, socket(), dir_ + "/console.log", script, reconnect);
   }
 
   // Whether the hook log has a line "<domain_> <op> <sub>".
@@ -310,8 +312,9 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
   // --- virsh create: the guest pings the remote host through vfod ----------
   const std::string xml_path = dir_ + "/domain.xml";
   std::ofstream(xml_path) << domainXml(std::string("wait_carrier || result carrier timeout\n") +
-                                       "ping_stats out " + vfo::testing::Lab::kRemoteIp +
-                                       " -c 5 -i 0.2 -W 3\n");
+                                           "ping_stats out " + vfo::testing::Lab::kRemoteIp +
+                                           " -c 5 -i 0.2 -W 3\n",
+                                       /*reconnect=*/via_hook);
   t0 = std::chrono::steady_clock::now();
   auto created = libvirt_->virsh({"create", xml_path}, 60s);
   ASSERT_TRUE(created.ok()) << created.describe() << diagnostics();
