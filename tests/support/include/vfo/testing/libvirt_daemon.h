@@ -10,19 +10,21 @@
 //    move the config file and pid file of both daemons.
 //  - compiled in, not configurable for a privileged daemon: /etc/libvirt
 //    (qemu.conf and the hooks: /etc/libvirt/hooks/qemu and every executable in
-//    /etc/libvirt/hooks/qemu.d/, looked up once when libvirtd starts),
+//    /etc/libvirt/hooks/qemu.d/; see "Hooks" below),
 //    /run/libvirt (state, virtlogd's socket), /var/lib/libvirt,
 //    /var/cache/libvirt (QEMU capabilities), /var/log/libvirt (QEMU logs).
 //    LIBVIRT_* and XDG_* variables only move these for an unprivileged
 //    (qemu:///session) daemon. So both daemons run in a private mount
 //    namespace (held by a `sleep` process the test owns) in which these five
 //    paths are bind mounts of directories in the test's work directory.
-//    The mounts never propagate to the host. The one host-visible trace is an
-//    empty mount point directory made when one of the five paths is missing
-//    (typically /run/libvirt); it is removed again on destruction.
-//  - QEMU runs as root without a security driver or dynamic ownership, so
-//    libvirt changes no owner or xattr of the files a domain names (kernel,
-//    sockets in the build or temp directories).
+//    options.private_dirs adds more (e.g. /etc/vfo). The mounts never
+//    propagate to the host. The one host-visible trace is an empty mount
+//    point directory made when one of these paths is missing (typically
+//    /run/libvirt); it is removed again by stop().
+//  - QEMU runs as root without a security driver, dynamic ownership or
+//    cgroups, so libvirt changes no owner or xattr of the files a domain
+//    names (kernel, sockets in the build or temp directories) and leaves no
+//    "machine" cgroup behind.
 //  - No networks, storage pools or filters are defined (the config directory
 //    is empty), so libvirt creates no bridge, firewall rule or dnsmasq.
 //
