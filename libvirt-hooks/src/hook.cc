@@ -121,10 +121,21 @@ class Runner {
     return result_;
   }
 
+  // prepare already recorded the owner on the ports it created; here a vfod
+  // that is down or slow is logged, not an error (failing would abort a start
+  // whose ports are ready). A port that is missing or refuses the owner is
+  // an error: the VM would not work.
   HookResult recordOwner() {
     if (!parse()) return result_;
     for (const auto& spec : portSpecsFor(domain_, false)) {
       Status s = vfod_.setOwner(spec.port_id, domain_.name, domain_.uuid);
+      if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded) {
+        log(
+            fmt::format("{} {}: owner of port {} not recorded ({}); the port works, and "
+                        "release still deletes it",
+                        args_[1], args_[2], spec.port_id, s.message()));
+        continue;
+      }
       if (!s.isOk()) return fail(s.withContext("port " + spec.port_id).toString());
     }
     return result_;

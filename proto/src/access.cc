@@ -77,28 +77,27 @@ UnixSocketListener::~UnixSocketListener() {
   stop();
 }
 
-Status UnixSocketListener::start(grpc::Server* server) {
-  server_ = server;
-  const std::string& path = options_.path;
+StatusOr<int> bindUnixSocket(const std::string& path, uint32_t mode, std::optional<gid_t> group,
+                             std::string_view what) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path))
-    return invalidArgument("socket: path too long: " + path);
+    return invalidArgument(fmt::format("{}: path too long: {}", what, path));
   std::copy(path.begin(), path.end(), addr.sun_path);
 
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       return failedPrecondition(
-          fmt::format("socket: {} exists and is not a socket; remove it", path));
+          fmt::format("{}: {} exists and is not a socket; remove it", what, path));
     // A socket file: is anybody listening on it?
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe < 0) return errnoStatus(errno, "socket()");
     const bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     close(probe);
     if (live)
-      return failedPrecondition(
-          fmt::format("socket: {} is in use: another process listens on it (another vfod?)", path));
+      return failedPrecondition(fmt::format(
+          "{}: {} is in use: another process listens on it (another vfod?)", what, path));
     if (unlink(path.c_str()) != 0) return errnoStatus(errno, "unlink stale socket " + path);
   }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -111,17 +110,28 @@ Status UnixSocketListener::start(grpc::Server* server) {
   umask(old_umask);
   if (rc != 0) {
     close(fd);
-    return errnoStatus(bind_errno, "bind " + path);
+    return errnoStatus(bind_errno, fmt::format("{}: bind {}", what, path));
   }
+  auto fail = [&](int err, std::string how) {
+    close(fd);
+    unlink(path.c_str());
+    return errnoStatus(err, fmt::format("{}: {}", what, how));
+  };
+  if (group && chown(path.c_str(), uid_t(-1), *group) != 0)
+    return fail(errno, fmt::format("chgrp {} {}", *group, path));
+  if (chmod(path.c_str(), mode) != 0) return fail(errno, fmt::format("chmod {:o} {}", mode, path));
+  return fd;
+}
+
+Status UnixSocketListener::start(grpc::Server* server) {
+  server_ = server;
+  const std::string& path = options_.path;
+  VFO_ASSIGN_OR_RETURN(const int fd, bindUnixSocket(path, options_.mode, options_.group, "socket"));
   auto fail = [&](int err, std::string what) {
     close(fd);
     unlink(path.c_str());
     return errnoStatus(err, what);
   };
-  if (options_.group && chown(path.c_str(), uid_t(-1), *options_.group) != 0)
-    return fail(errno, fmt::format("chgrp {} {}", *options_.group, path));
-  if (chmod(path.c_str(), options_.mode) != 0)
-    return fail(errno, fmt::format("chmod {:o} {}", options_.mode, path));
   if (listen(fd, 64) != 0) return fail(errno, "listen " + path);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return fail(errno, "eventfd");

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "vfo/api/access.h"
 #include "vfo/base/log.h"
 
 namespace vfo::api {
@@ -138,41 +139,8 @@ Status MetricsServer::start() {
 
   int fd = -1;
   if (address_.kind == MetricsListenAddress::Kind::kUnix) {
-    const std::string& path = address_.path;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::copy(path.begin(), path.end(), addr.sun_path);
-    struct stat st;
-    if (lstat(path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode))
-        return failedPrecondition(
-            fmt::format("metrics_listen: {} exists and is not a socket; remove it", path));
-      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (probe < 0) return errnoStatus(errno, "socket()");
-      const bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-      close(probe);
-      if (live)
-        return failedPrecondition(
-            fmt::format("metrics_listen: {} is in use: another process listens on it", path));
-      if (unlink(path.c_str()) != 0) return errnoStatus(errno, "unlink stale socket " + path);
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return errnoStatus(errno, "socket()");
-    const mode_t old_umask = umask(0777);  // never briefly wider than socket_mode
-    const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    const int err = errno;
-    umask(old_umask);
-    if (rc != 0) {
-      close(fd);
-      return errnoStatus(err, "metrics_listen: bind " + path);
-    }
-    if (chmod(path.c_str(), options_.socket_mode) != 0) {
-      const int e = errno;
-      close(fd);
-      unlink(path.c_str());
-      return errnoStatus(e,
-                         fmt::format("metrics_listen: chmod {:o} {}", options_.socket_mode, path));
-    }
+    VFO_ASSIGN_OR_RETURN(
+        fd, bindUnixSocket(address_.path, options_.socket_mode, std::nullopt, "metrics_listen"));
   } else {
     const bool v6 = address_.kind == MetricsListenAddress::Kind::kTcp6;
     fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -58,6 +58,16 @@ struct AccessPolicy {
 // INVALID_ARGUMENT for other schemes, relative or too long paths.
 StatusOr<std::string> unixSocketPath(std::string_view target);
 
+// Binds a non-blocking Unix stream socket at `path` with permission bits
+// `mode` (never briefly wider: bound under umask 0777) and group `group`,
+// replacing a stale socket file nobody listens on. Does not listen().
+// FAILED_PRECONDITION when another process listens on it or a non-socket
+// file is in the way; INVALID_ARGUMENT for a path longer than sun_path.
+// Messages start with `what` ("socket", "metrics_listen"). On error nothing
+// is left behind.
+StatusOr<int> bindUnixSocket(const std::string& path, uint32_t mode, std::optional<gid_t> group,
+                             std::string_view what);
+
 // Listens on a Unix socket and feeds accepted connections to a gRPC server.
 // Threads: one accept thread between start() and stop(); credentials() may
 // be called from any thread.
