@@ -240,10 +240,13 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     argv.insert(argv.end(), args.begin(), args.end());
     return vfo::testing::run(argv, 20s);
   }
-  // Macvlans on the lab's ports (the software VFs, whoever made them).
-  int macvlansOnLab() const {
-    auto r = vfo::testing::sh("ip -o link show type macvlan | grep -cE '@(" + lab_->pf(0) + "|" +
-                              lab_->pf(1) + "):' || true");
+  // Macvlans on the lab's ports (the software VFs, whoever made them);
+  // vfod parks a released port's VFs for reuse ("vfo-swvf parked"), which
+  // `in_use` leaves out.
+  int macvlansOnLab(bool in_use = false) const {
+    auto r = vfo::testing::sh(
+        "ip -o link show type macvlan | grep -E '@(" + lab_->pf(0) + "|" + lab_->pf(1) + "):' | " +
+        (in_use ? "grep -vc 'alias vfo-swvf parked'" : "grep -c .") + " || true");
     return std::atoi(r.out.c_str());
   }
 
@@ -448,12 +451,15 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
     // release deleted the port: socket, software VFs and API record gone.
     EXPECT_EQ(vfoctl({"port", "show", "vm1"}).exit_code, 3) << "NOT_FOUND" << diagnostics();
     EXPECT_FALSE(std::filesystem::exists(socket()));
-    EXPECT_EQ(macvlansOnLab(), 0) << "software VFs returned";
+    EXPECT_EQ(macvlansOnLab(/*in_use=*/true), 0) << "software VFs returned (parked)";
   } else {
     EXPECT_TRUE(vfo::testing::waitFor([&] { return !vfod_->guestRunning("vm1"); }, 10s, 100ms));
     EXPECT_EQ(vfod_->stat("port vm1 event vhost_disconnects"), 1u);
   }
   EXPECT_EQ(vfod_->stop(), 0) << vfod_->log();
+  if (via_hook) {
+    EXPECT_EQ(macvlansOnLab(), 0) << "vfod's clean stop deletes every software VF";
+  }
 }
 
 // The port from vfod's config file; libvirt only starts and stops QEMU.
