@@ -477,9 +477,13 @@ Status SoftwareVfProvider::reset(const VfRef& vf) {
                     name, vf.pf));
   if (options_.park_on_reset) {
     if (link->macvlan->alias == kParkedAlias) return okStatus();
-    // The MAC stays: changing a macvlan's MAC waits for an RCU grace period,
-    // and a VM that comes back (restart) wants the same MAC again.
-    Status p = request(buildSetSoftwareVf(link->ifindex, std::nullopt, kParkedAlias, false));
+    // Down, with its MAC: a VM that comes back (restart) wants the same MAC
+    // again, and a macvlan that is down takes a new MAC without the RCU
+    // grace period an up one waits for (its hash entry is gone). Going down
+    // pays that grace period once, here, so the next port's creation does
+    // not.
+    Status p = request(netlink::buildSetLinkAdmin(link->ifindex, false));
+    if (p.isOk()) p = request(buildSetSoftwareVf(link->ifindex, std::nullopt, kParkedAlias, false));
     if (!p.isOk())
       return p.withContext(fmt::format("software VF {}: park {}", vf.toString(), name));
     bump(stats_.parked);

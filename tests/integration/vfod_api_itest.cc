@@ -98,6 +98,19 @@ TEST_F(VfodApiTest, PortCreatedThroughTheApiCarriesTrafficAndDeleteRemovesEveryt
   ASSERT_TRUE(back.has_value()) << vfod->log();
   EXPECT_THAT(*back, HasSubstr("3 received"));
   again.stop();
+  // A new VM (another MAC) on the parked VFs: they move to its MAC.
+  ASSERT_TRUE(vfoctl(*vfod, {"port", "delete", "vm1"}).ok());
+  const std::string mac2 = "52:54:00:00:07:02";
+  ASSERT_TRUE(vfoctl(*vfod, {"port", "create", "vm2", "--mac", mac2}).ok());
+  EXPECT_EQ(softwareVfs(), 2) << "the parked VFs were reused, none made";
+  Testpmd other(dir_.path, TestpmdOptions(sock("vm2")).withMac(mac2));
+  ASSERT_TRUE(vfo::testing::waitFor([&] { return vfod->guestRunning("vm2"); }, 20s, 100ms))
+      << other.log() << vfod->log();
+  ASSERT_TRUE(lab_.inNs("ip neigh flush dev br0").ok());
+  auto moved = lab_.pingUntilAnswered(kGuestIp, 3);
+  ASSERT_TRUE(moved.has_value()) << vfod->log();
+  EXPECT_THAT(*moved, HasSubstr("3 received"));
+  other.stop();
   EXPECT_EQ(vfod->stop(), 0);
   EXPECT_EQ(softwareVfs(), 0) << "a clean stop deletes every software VF, parked ones too";
 }

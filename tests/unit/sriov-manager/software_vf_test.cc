@@ -453,8 +453,9 @@ TEST_F(SoftwareVfTest, ParkingKeepsTheMacvlanForTheNextPort) {
   const int32_t ifindex = rtnl.link("vfo2as0")->ifindex;
   rtnl.log.clear();
   ASSERT_TRUE(p.reset({"l1-pf0", 0}).isOk());
-  EXPECT_EQ(rtnl.log, std::vector<std::string>{"SETLINK vfo2as0 alias"})
+  EXPECT_EQ(rtnl.log, (std::vector<std::string>{"SETLINK vfo2as0 down", "SETLINK vfo2as0 alias"}))
       << "no MAC move, no delete";
+  EXPECT_FALSE(rtnl.link("vfo2as0")->flags & IFF_UP);
   EXPECT_EQ(rtnl.link("vfo2as0")->alias, "vfo-swvf parked");
   ASSERT_TRUE(p.reset({"l1-pf0", 0}).isOk());  // idempotent
   EXPECT_EQ(p.stats().parked, 1u);

@@ -81,8 +81,8 @@ struct SoftwareVfOptions {
   // /proc/sys (DirectorySysfsIo("/proc/sys")) to write
   // net/ipv6/conf/<if>/disable_ipv6; null: only addr_gen_mode none is set.
   SysfsIo* proc_sys = nullptr;
-  // reset() parks the macvlan instead of deleting it: the record becomes
-  // "vfo-swvf parked" and the MAC stays. A parked slot lists as free (MAC
+  // reset() parks the macvlan instead of deleting it: it goes down, the
+  // record becomes "vfo-swvf parked" and the MAC stays. A parked slot lists as free (MAC
   // zero, parked_mac set) but keeps its netdev, so an uplink opened on it can
   // stay open (vfod keeps the af_packet socket: opening one costs several RCU
   // grace periods) and the next configure() for the same MAC changes only the
