@@ -18,8 +18,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +48,25 @@ void writeFile(const std::string& path, const std::string& text) {
   ASSERT_NE(f, nullptr) << path;
   fputs(text.c_str(), f);
   fclose(f);
+}
+
+std::vector<std::string> splitWords(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// The stats line "port <id> state <s> vhost <v> active_member <m>", or "".
+std::string portStateLine(const std::string& stats, const std::string& port) {
+  std::istringstream in(stats);
+  for (std::string line; std::getline(in, line);) {
+    auto w = splitWords(line);
+    if (w.size() == 8 && w[0] == "port" && w[1] == port && w[2] == "state" && w[4] == "vhost" &&
+        w[6] == "active_member")
+      return line;
+  }
+  return "";
 }
 
 // One vfod process with software VFs on the lab's two ports.
@@ -103,18 +122,12 @@ class VfodProcess {
     return r.out;
   }
   bool portLine(const std::string& port, const std::string& what) const {
-    const std::string s = stats();
-    std::regex re("port " + port + " state \\S+ vhost \\S+ active_member \\S+");
-    std::smatch m;
-    return std::regex_search(s, m, re) && m.str().find(what) != std::string::npos;
+    const std::string line = portStateLine(stats(), port);
+    return !line.empty() && line.find(what) != std::string::npos;
   }
   std::string activeMember(const std::string& port) const {
-    const std::string s = stats();
-    std::smatch m;
-    if (std::regex_search(
-            s, m, std::regex("port " + port + " state \\S+ vhost \\S+ active_member (\\S+)")))
-      return m[1];
-    return "";
+    auto words = splitWords(portStateLine(stats(), port));
+    return words.size() == 8 ? words[7] : "";
   }
 
  private:
@@ -131,7 +144,8 @@ int softwareVfsOn(const std::string& dev, const std::string& mac) {
   return std::atoi(r.out.c_str());
 }
 
-// The failover line of vfod's stats for `port` moved from -> to.
+// The failover line of vfod's stats for `port` moved from -> to for
+// `reason` (an empty from, to or reason matches any).
 struct FailoverLine {
   long switched_us = -1;     // cause seen -> datapath switched
   long first_frame_us = -1;  // cause seen -> first announce frame handed out
@@ -140,15 +154,21 @@ struct FailoverLine {
 std::optional<FailoverLine> failoverLine(const std::string& stats, const std::string& port,
                                          const std::string& from, const std::string& to,
                                          const std::string& reason) {
-  std::regex re("failover \\d+ port " + port + " from " + from + " to " + to + " reason " + reason +
-                " switched_us (-?\\d+) first_frame_us (-?\\d+) frames (\\d+)");
+  // "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
+  // first_frame_us <y> frames <n>": the last one that matches.
   std::optional<FailoverLine> last;
-  for (auto it = std::sregex_iterator(stats.begin(), stats.end(), re); it != std::sregex_iterator();
-       ++it) {
+  std::istringstream in(stats);
+  for (std::string line; std::getline(in, line);) {
+    auto w = splitWords(line);
+    if (w.size() != 16 || w[0] != "failover" || w[2] != "port" || w[3] != port ||
+        (!from.empty() && w[5] != from) || (!to.empty() && w[7] != to) ||
+        (!reason.empty() && w[9] != reason) || w[10] != "switched_us" ||
+        w[12] != "first_frame_us" || w[14] != "frames")
+      continue;
     FailoverLine l;
-    l.switched_us = std::stol((*it)[1]);
-    l.first_frame_us = std::stol((*it)[2]);
-    l.frames = std::stoi((*it)[3]);
+    l.switched_us = std::stol(w[11]);
+    l.first_frame_us = std::stol(w[13]);
+    l.frames = std::stoi(w[15]);
     last = l;
   }
   return last;
@@ -182,12 +202,15 @@ class BackgroundPing {
   // The longest time without a reply between two replies, in ms (the outage
   // as the remote host saw it), from ping's -D timestamps.
   double longestGapMs() const {
-    static const std::regex line(R"(\[(\d+\.\d+)\] \d+ bytes from)");
+    // "[1700000000.123456] 64 bytes from ...": the -D timestamp of a reply.
     const std::string log = proc_.log();
     double prev = -1, gap = 0;
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-         ++it) {
-      const double t = std::stod((*it)[1]);
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      if (line.size() < 3 || line[0] != '[' || line.find("] ") == std::string::npos ||
+          line.find(" bytes from ") == std::string::npos)
+        continue;
+      const double t = std::stod(line.substr(1, line.find(']') - 1));
       if (prev >= 0) gap = std::max(gap, (t - prev) * 1000.0);
       prev = t;
     }
@@ -301,7 +324,7 @@ TEST_F(FailoverItest, ActiveBackupCutKeepsPingsFlowingAndFailsBack) {
       << "ToR did not relearn the guest on " << lab_->torPort(0) << " after failback";
   const PingResult after = lab_->ping(lab_->remoteNs(), kGuestIp, 20, 10ms);
   EXPECT_TRUE(after.allReceived()) << after.run.out;
-  EXPECT_TRUE(failoverLine(vfod_->stats(), "vm1", "pf1", "pf0", "\\S+").has_value());
+  EXPECT_TRUE(failoverLine(vfod_->stats(), "vm1", "pf1", "pf0", /*any reason*/ "").has_value());
 }
 
 TEST_F(FailoverItest, ACrashedVfodsSoftwareVfsAreAdoptedNotDuplicated) {
@@ -467,7 +490,8 @@ TEST_F(FailoverItest, BalanceVmMovesOnlyThePortsOfTheCutMember) {
   EXPECT_EQ(vfod_->activeMember("vm1"), "pf1");
   EXPECT_EQ(vfod_->activeMember("vm2"), "pf1");
   EXPECT_TRUE(failoverLine(stats, "vm1", "pf0", "pf1", "member-down").has_value()) << stats;
-  EXPECT_FALSE(failoverLine(stats, "vm2", "\\S+", "\\S+", "member-down").has_value()) << stats;
+  EXPECT_FALSE(failoverLine(stats, "vm2", /*any*/ "", /*any*/ "", "member-down").has_value())
+      << stats;
 
   // pf0 returns: vm1 goes home after the failback delay, vm2 never moved.
   lab_->restore(0);
