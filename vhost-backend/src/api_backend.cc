@@ -221,14 +221,13 @@ std::vector<api::LearnedAddress> VfodApiBackend::learnedOf(const std::string& id
 StatusOr<api::PortInfo> VfodApiBackend::infoOf(const std::string& id) {
   VFO_ASSIGN_OR_RETURN(PortRecord r, ports_.exportPort(id));
   api::PortInfo info;
-  if (auto it = specs_.find(id); it != specs_.end()) {
-    info.spec = it->second;
-  } else {
-    info.spec = apiSpecOf(r.settings);
-  }
-  // The live VLAN and MACs (UpdatePort changes them).
-  info.spec.vlan = r.settings.vlan;
-  info.spec.allowed_macs = apiSpecOf(r.settings).allowed_macs;
+  // The API's spec when the port came through it, with the live VLAN and
+  // MACs (UpdatePort changes them); else all from vfod's settings.
+  const api::PortSpec live = apiSpecOf(r.settings);
+  auto it = specs_.find(id);
+  info.spec = it != specs_.end() ? it->second : live;
+  info.spec.vlan = live.vlan;
+  info.spec.allowed_macs = live.allowed_macs;
   const bool is_degraded = degraded(r);
   info.state = apiPortStateOf(r, detached_.count(id) > 0, is_degraded);
   info.vhost_connected = r.vhost != VhostLink::kDisconnected;

@@ -22,6 +22,7 @@
 #include "vfo/api/metrics_server.h"
 #include "vfo/api/server.h"
 #include "vfo/api/state_store.h"
+#include "vfo/base/atomic_file.h"
 #include "vfo/base/log.h"
 #include "vfo/hooks/grpc_port_control.h"
 #include "vfo/hooks/libvirt_domain_source.h"
@@ -47,18 +48,6 @@ const Logger kLog{"vfod"};
 std::string memberName(const std::vector<std::string>& members, lag::MemberId m) {
   if (m == lag::kNoMember || m >= members.size()) return "none";
   return members[m];
-}
-
-Status writeFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) return errnoStatus(errno, "writing " + tmp);
-    f << content;
-    if (!f.flush()) return errnoStatus(errno, "writing " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus(errno, "renaming " + tmp);
-  return okStatus();
 }
 
 Status makeDirectory(const std::string& dir, mode_t mode) {
@@ -219,7 +208,7 @@ class Daemon {
         return 1;
       }
     }
-    if (Status s = writeFileAtomically(pidFilePath(config_), fmt::format("{}\n", getpid()));
+    if (Status s = writeFileAtomically(pidFilePath(config_), fmt::format("{}\n", getpid()), 0644);
         !s.isOk()) {
       kLog.error("", "{}", s.toString());
       return 1;
@@ -502,7 +491,7 @@ class Daemon {
     }
     std::string text = renderStats(++stats_seq_, entries, relay.workerStats(), member_names_);
     if (lag) text += lag->renderStats();
-    if (Status s = writeFileAtomically(statsFilePath(config_), text); !s.isOk())
+    if (Status s = writeFileAtomically(statsFilePath(config_), text, 0644); !s.isOk())
       kLog.warn("", "stats file: {}", s.toString());
     // One compact line per port in the log: non-zero counters only.
     for (const auto& e : entries) {
