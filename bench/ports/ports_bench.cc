@@ -1,4 +1,7 @@
-// vfo_bench_ports: the ops API against a real vfod with software VFs.
+// vfo_bench_ports: the ops API against a real vfod, once per VF provider:
+// software VFs (a macvlan + af_packet uplink per port and member) and shared
+// uplinks (one af_packet uplink per member for every port, no kernel work
+// per port).
 //  1. CreatePort + DeletePort, N rounds each (default 200), twice: the same
 //     port again (a restarted VM: same MAC) and a new port each round (new
 //     MAC). The first CreatePort makes two macvlans and opens two af_packet
@@ -8,13 +11,14 @@
 //     socket and writes the desired state with fsync.
 //  2. Filling vfod with ports one by one until it refuses (or --max-ports):
 //     CreatePort latency as the port count grows, and the first refusal's
-//     error (Debian's DPDK is built with RTE_MAX_ETHPORTS=32: two uplinks a
-//     port make 16 ports the ceiling of one vfod).
+//     error (Debian's DPDK is built with RTE_MAX_ETHPORTS=32: with software
+//     VFs two uplinks a port make 16 ports the ceiling of one vfod; shared
+//     uplinks have no such ceiling), then DeletePort of every one of them.
 //  Baseline, same run: GetPort of an existing port (gRPC round trip, access
 //  check, one control-thread hop, no kernel or DPDK work).
 // Prints p50/p99/max in ms and the ratio to the baseline. Target of the
 // issue: CreatePort/DeletePort p99 <= 5 ms with the software-VF provider.
-// Usage: vfo_bench_ports [--rounds N] [--max-ports N]
+// Usage: vfo_bench_ports [--rounds N] [--max-ports N] [--provider software|shared|both]
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -54,22 +58,42 @@ std::string mac(int i) {
   return fmt::format("52:54:00:b0:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff);
 }
 
+int runProvider(vfo::testing::Lab& lab, const std::string& kind, int rounds, int max_ports);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 200, max_ports = 512;
+  std::string provider = "both";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) {
       rounds = std::atoi(argv[++i]);
     } else if (a == "--max-ports" && i + 1 < argc) {
       max_ports = std::atoi(argv[++i]);
+    } else if (a == "--provider" && i + 1 < argc &&
+               (std::string(argv[i + 1]) == "software" || std::string(argv[i + 1]) == "shared" ||
+                std::string(argv[i + 1]) == "both")) {
+      provider = argv[++i];
     } else {
-      fmt::print(stderr, "usage: vfo_bench_ports [--rounds N] [--max-ports N]\n");
+      fmt::print(stderr,
+                 "usage: vfo_bench_ports [--rounds N] [--max-ports N] "
+                 "[--provider software|shared|both]\n");
       return 2;
     }
   }
   Lab lab;
+  int rc = 0;
+  for (const std::string kind : {"software", "shared"})
+    if (rc == 0 && (provider == "both" || provider == kind))
+      rc = runProvider(lab, kind, rounds, max_ports);
+  return rc;
+}
+
+namespace {
+
+int runProvider(Lab& lab, const std::string& kind, int rounds, int max_ports) {
+  const bool shared = kind == "shared";
   const std::string dir = makeTempDir("vfo-bench-ports-");
   const std::string prefix = uniqueName("vfbp");
   const std::string config = dir + "/vfod.textproto";
@@ -80,7 +104,9 @@ int main(int argc, char** argv) {
       << "memory { hugepages: HUGEPAGES_NEVER size_mb: 1024 mbufs: 65536 }\n"
       << "sockets { dir: \"" << dir << "/sock\" }\nstate_dir: \"" << dir << "/state\"\n"
       << "api { listen: \"" << api << "\" }\nlibvirt { uri: \"none\" }\n"
-      << "lag { primary: \"pf0\" vf_provider: VF_PROVIDER_SOFTWARE software_vf_capacity: 1024\n"
+      << "lag { primary: \"pf0\" "
+      << (shared ? "vf_provider: VF_PROVIDER_SHARED\n"
+                 : "vf_provider: VF_PROVIDER_SOFTWARE software_vf_capacity: 1024\n")
       << "  members { name: \"pf0\" netdev: \"" << lab.pf(0) << "\" }\n"
       << "  members { name: \"pf1\" netdev: \"" << lab.pf(1) << "\" } }\n";
   }
@@ -130,7 +156,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "vfod did not start:\n{}\n", vfod.log());
       rc = 1;
     }
-    std::vector<double> c_ms, d_ms, g_ms, fill_ms, c2_ms, d2_ms;
+    std::vector<double> c_ms, d_ms, g_ms, fill_ms, c2_ms, d2_ms, empty_ms;
     std::string refusal;
     int filled = 0;
     // Round r: port `id` with MAC mac(mac_index(r)). Series 1 creates the
@@ -171,15 +197,21 @@ int main(int argc, char** argv) {
       fill_ms.push_back(ms(t0, Clock::now()));
       filled = i;
     }
+    for (int i = 1; i <= filled; ++i) {
+      auto t0 = Clock::now();
+      if (del(i)) empty_ms.push_back(ms(t0, Clock::now()));
+    }
     if (rc == 0) {
       const double base = percentile(g_ms, 0.5);
-      fmt::print("ops API against vfod with software VFs ({} rounds):\n", rounds);
+      fmt::print("ops API against vfod with {} ({} rounds):\n",
+                 shared ? "shared uplinks" : "software VFs", rounds);
       row("baseline: GetPort (round trip, no work)", g_ms, base);
       row("CreatePort, same VM again (same MAC)", c_ms, base);
       row("DeletePort, same VM", d_ms, base);
       row("CreatePort, a new VM each time (new MAC)", c2_ms, base);
       row("DeletePort, new VMs", d2_ms, base);
       row(fmt::format("CreatePort while filling 1..{} ports", filled), fill_ms, base);
+      row(fmt::format("DeletePort while emptying {}..1 ports", filled), empty_ms, base);
       fmt::print("  ports on one vfod: {}{}\n", filled,
                  filled < max_ports ? fmt::format("; port {} refused: {}", filled + 1, refusal)
                                     : std::string());
@@ -187,10 +219,11 @@ int main(int argc, char** argv) {
                                    percentile(c2_ms, 0.99), percentile(d2_ms, 0.99)});
       fmt::print("  target p99 <= 5 ms: {} ({:.3f} ms)\n", p99 <= 5.0 ? "met" : "NOT met", p99);
     }
-    for (int i = 1; i <= filled; ++i) del(i);
-    vfod.stop(30s);
+    vfod.stop(60s);
   }
   removeTree(dir);
   removeTree("/var/run/dpdk/" + prefix);
   return rc;
 }
+
+}  // namespace

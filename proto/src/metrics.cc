@@ -230,6 +230,15 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           counterFamily("vfo_lag_", c), kCounter, [&] { return counterHelp(s, c, "LAG group"); },
           {}, v);
 
+  for (const auto& [member, su] : s.shared_uplinks) {
+    e.add("vfo_shared_uplink_ports", kGauge, "Ports using the member's shared uplink",
+          {{"member", member}}, su.ports);
+    for (const auto& c : su.counters)
+      e.add(
+          counterFamily("vfo_shared_uplink_", c.name), kCounter,
+          [&] { return c.help + " (per shared uplink)"; }, {{"member", member}}, c.value);
+  }
+
   for (const auto& [reason, v] : s.failovers_by_reason)
     e.add("vfo_failovers_total", kCounter,
           "Port moves between LAG members by reason (member-down, failback, operator, ...)",

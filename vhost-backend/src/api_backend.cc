@@ -240,9 +240,11 @@ StatusOr<api::PortInfo> VfodApiBackend::infoOf(const std::string& id) {
     if (pair && m < pair->vfs.size()) {
       vf.vf = pair->vfs[m].ref.toString();
       vf.devargs = pair->vfs[m].devargs;
-    } else if (m < r.settings.uplink_devargs.size()) {
+    } else if (m < r.settings.uplink_devargs.size() && !r.settings.uplink_devargs[m].empty()) {
       vf.devargs = r.settings.uplink_devargs[m];
       vf.vf = vfNameOf(vf.devargs);
+    } else if (config_.lag.vf_provider == VfProviderSetting::kShared) {
+      vf.vf = "shared:" + config_.lag.members[m].netdev;
     }
     vf.active = config_.lag.mode == LagModeSetting::kBalanceFlow
                     ? !is_degraded
@@ -257,6 +259,9 @@ StatusOr<api::PortInfo> VfodApiBackend::infoOf(const std::string& id) {
 StatusOr<api::PortInfo> VfodApiBackend::createPort(const api::PortSpec& spec) {
   return control_.call([&]() -> StatusOr<api::PortInfo> {
     VFO_ASSIGN_OR_RETURN(PortSettings settings, portSettingsOf(spec));
+    // API ports name no devargs: each member's default (its VF, shared
+    // uplink or netdev).
+    settings.uplink_devargs.assign(config_.lag.members.size(), "");
     if (ports_.exportPort(spec.port_id).isOk())
       return alreadyExists(
           fmt::format("port {} already exists in vfod{}", spec.port_id,
@@ -552,6 +557,14 @@ StatusOr<api::MetricsSnapshot> VfodApiBackend::metricsSnapshot() {
     help(lag::GroupStatsSnapshot{});
     help(lag::MemberStatsSnapshot{});
     help(lag::AnnounceStatsSnapshot{});
+    if (relay_)
+      for (const auto& su : relay_->sharedUplinks()) {
+        auto& out = s.shared_uplinks[su.name];
+        out.ports = su.ports;
+        su.stats.forEach([&](const StatInfo& i, uint64_t v) {
+          out.counters.push_back({std::string(i.name), std::string(i.help), v});
+        });
+      }
     return s;
   });
 }

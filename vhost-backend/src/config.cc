@@ -275,6 +275,10 @@ StatusOr<PortSettings> validatePort(const v1::PortConfig& in, const SocketSettin
     return v.error(at("uplinks", 0),
                    "the LAG uses software VFs (lag.vf_provider), which vfod makes per port; "
                    "remove the port's uplinks");
+  if (lag.vf_provider == VfProviderSetting::kShared && in.uplinks_size() > 0)
+    return v.error(at("uplinks", 0),
+                   "the LAG uses shared uplinks (lag.vf_provider), which every port uses; "
+                   "remove the port's uplinks");
   for (int i = 0; i < in.uplinks_size(); ++i) {
     const auto& u = in.uplinks(i);
     auto it = std::find_if(lag.members.begin(), lag.members.end(),
@@ -492,6 +496,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       if (l.vf_provider() == v1::VF_PROVIDER_SOFTWARE && m.netdev().empty())
         return v.error({{"lag"}, {"members", i}, {"netdev"}},
                        "is required with software VFs (the macvlans' parent)");
+      if (l.vf_provider() == v1::VF_PROVIDER_SHARED && m.netdev().empty())
+        return v.error({{"lag"}, {"members", i}, {"netdev"}},
+                       "is required with shared uplinks (the netdev vfod opens)");
       MemberSettings ms{m.name(), m.netdev(), {}};
       for (int j = 0; j < m.pinned_ports_size(); ++j) {
         if (Status s = validatePortId(m.pinned_ports(j)); !s.isOk())
@@ -555,6 +562,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
         break;
       case v1::VF_PROVIDER_SOFTWARE:
         out.lag.vf_provider = VfProviderSetting::kSoftware;
+        break;
+      case v1::VF_PROVIDER_SHARED:
+        out.lag.vf_provider = VfProviderSetting::kShared;
         break;
       default:
         return v.error({{"lag"}, {"vf_provider"}},

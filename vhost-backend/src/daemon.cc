@@ -234,8 +234,38 @@ class Daemon {
           return device.rfind(kPrefix, 0) == 0 &&
                  sriov::parseSoftwareVfName(std::string_view(device).substr(kPrefix.size()));
         });
+      // Shared uplinks: opened once, before any port, and closed only after
+      // the workers stopped.
+      std::vector<SharedUplinkRef> shared;
+      if (config_.lag.vf_provider == VfProviderSetting::kShared) {
+        const uint16_t workers = uint16_t(config_.eal.worker_lcores.size());
+        for (lag::MemberId m = 0; m < config_.lag.members.size() && rc == 0; ++m) {
+          const MemberSettings& ms = config_.lag.members[m];
+          UplinkRequest req;
+          req.devargs =
+              fmt::format("net_af_packet_vfoshared{},iface={},qpairs={}", m, ms.netdev, workers);
+          req.queue_pairs = workers;
+          req.promiscuous = true;
+          auto up = dpdk.openUplink(req);
+          if (!up.isOk()) {
+            kLog.error("", "shared uplink of member {}: {}", ms.name, up.status().toString());
+            rc = 1;
+            break;
+          }
+          auto index = (*relay)->addSharedUplink(
+              SharedUplinkSpec{ms.name, m, up->eth_port, workers, workers});
+          if (!index.isOk()) {
+            kLog.error("", "{}", index.status().toString());
+            (void)dpdk.closeUplink(*up);
+            rc = 1;
+            break;
+          }
+          shared.push_back(SharedUplinkRef{*index, *up});
+        }
+      }
       PortManager ports(dpdk, **relay,
-                        PortManager::Options{config_.sockets, config_.lag, config_.datapath});
+                        PortManager::Options{config_.sockets, config_.lag, config_.datapath,
+                                             rc == 0 ? shared : std::vector<SharedUplinkRef>{}});
       EalDpdkControl::setEventHandler(&ports);
       if (Status s = (*relay)->start(); !s.isOk()) {
         kLog.error("", "{}", s.toString());
@@ -290,6 +320,7 @@ class Daemon {
       std::optional<api::MetricsServer> metrics;
       if (rc == 0)
         backend.emplace(config_, control, ports, *lag, events, MonotonicClock::instance());
+      if (backend) backend->setRelay(relay->get());
       if (rc == 0 && config_.api.enabled) {
         api.emplace(*backend, events, *store, apiOptionsOf(config_));
         for (const auto& failure : api->restore(loaded->state, loaded->problem))
@@ -383,6 +414,9 @@ class Daemon {
             kLog.warn("", "parked software VFs on {}: {}", m.netdev, n.status().toString());
       EalDpdkControl::setEventHandler(nullptr);
       (*relay)->stop();
+      for (const auto& s : shared)
+        if (Status st = dpdk.closeUplink(s.info); !st.isOk())
+          kLog.warn("", "shared uplink {}: {}", s.info.device_name, st.toString());
     }
     vf_provider_.reset();
     vf_socket_.reset();
@@ -490,6 +524,13 @@ class Daemon {
       if (report.isOk()) entries.push_back({rec, *report});
     }
     std::string text = renderStats(++stats_seq_, entries, relay.workerStats(), member_names_);
+    for (const auto& su : relay.sharedUplinks()) {
+      text += fmt::format("shared {} ports {}\nshared {} macs {}\nshared {} lcore {}\n", su.name,
+                          su.ports, su.name, su.macs, su.name, su.worker_lcore);
+      su.stats.forEach([&](const StatInfo& i, uint64_t v) {
+        text += fmt::format("shared {} {} {}\n", su.name, i.name, v);
+      });
+    }
     if (lag) text += lag->renderStats();
     if (Status s = writeFileAtomically(statsFilePath(config_), text, 0644); !s.isOk())
       kLog.warn("", "stats file: {}", s.toString());

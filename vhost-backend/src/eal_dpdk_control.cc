@@ -201,6 +201,10 @@ StatusOr<UplinkInfo> EalDpdkControl::openUplink(const UplinkRequest& req) {
   }
   rc = rte_eth_dev_start(pid);
   if (rc != 0) return undo(errnoStatus(-rc, what + ": rte_eth_dev_start"));
+  if (req.promiscuous) {
+    rc = rte_eth_promiscuous_enable(pid);
+    if (rc != 0) return undo(errnoStatus(-rc, what + ": rte_eth_promiscuous_enable"));
+  }
 
   UplinkInfo out;
   out.eth_port = pid;

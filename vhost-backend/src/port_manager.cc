@@ -81,11 +81,13 @@ void PortManager::teardown(Port& port) {
     datapath_.removePort(port.dp);
     port.dp = nullptr;
   }
-  for (auto it = port.uplinks.rbegin(); it != port.uplinks.rend(); ++it) {
-    if (Status s = dpdk_.closeUplink(*it); !s.isOk())
-      log_.warn(entity, "closing uplink {}: {}", it->device_name, s.toString());
+  for (size_t i = port.uplinks.size(); i-- > 0;) {
+    if (i < port.uplink_shared.size() && port.uplink_shared[i]) continue;
+    if (Status s = dpdk_.closeUplink(port.uplinks[i]); !s.isOk())
+      log_.warn(entity, "closing uplink {}: {}", port.uplinks[i].device_name, s.toString());
   }
   port.uplinks.clear();
+  port.uplink_shared.clear();
 }
 
 Status PortManager::createPort(const PortSettings& settings, PortState initial) {
@@ -123,6 +125,15 @@ Status PortManager::createPort(const PortSettings& settings, PortState initial) 
   // 1. Uplinks, one per member; the standby is opened and started too so a
   //    failover is only a store of the steering word.
   for (uint32_t m = 0; m < options_.lag.members.size(); ++m) {
+    if (settings.uplink_devargs[m].empty() && m < options_.shared_uplinks.size() &&
+        options_.shared_uplinks[m].index >= 0) {
+      UplinkInfo shared = options_.shared_uplinks[m].info;
+      // The relay sends on shared uplinks without offload requests.
+      shared.tx_vlan_insert = shared.tx_checksum = shared.tx_tso = shared.tx_prepare = false;
+      port->uplinks.push_back(shared);
+      port->uplink_shared.push_back(true);
+      continue;
+    }
     UplinkRequest req;
     req.devargs = uplinkDevargs(settings, m);
     req.queue_pairs = settings.queue_pairs;
@@ -135,14 +146,18 @@ Status PortManager::createPort(const PortSettings& settings, PortState initial) 
     log_.info(entity, "uplink on member {}: {} (ethdev {}, {} queue pairs)",
               options_.lag.members[m].name, up->device_name, up->eth_port, settings.queue_pairs);
     port->uplinks.push_back(*up);
+    port->uplink_shared.push_back(false);
   }
 
   // 2. Relay state.
   DatapathPortSpec spec;
   spec.id = settings.id;
   spec.queue_pairs = settings.queue_pairs;
-  for (const auto& u : port->uplinks)
-    spec.uplinks.push_back(UplinkPort{true, u.eth_port, u.tx_vlan_insert, u.tx_prepare});
+  for (size_t m = 0; m < port->uplinks.size(); ++m) {
+    const UplinkInfo& u = port->uplinks[m];
+    const int16_t shared = port->uplink_shared[m] ? options_.shared_uplinks[m].index : -1;
+    spec.uplinks.push_back(UplinkPort{true, u.eth_port, u.tx_vlan_insert, u.tx_prepare, shared});
+  }
   for (const auto& mac : settings.allowed_macs) spec.policy.macs.add(mac);
   spec.policy.vlan = settings.vlan;
   spec.policy.deliver_foreign_unicast = options_.datapath.deliver_foreign_unicast;

@@ -20,10 +20,48 @@
 namespace vfo::vhost {
 
 struct Relay::Plan {
-  std::vector<QueueUnit*> units;  // immutable once published
+  std::vector<QueueUnit*> units;       // immutable once published
+  std::vector<Relay::Shared*> shared;  // shared uplinks this worker polls
 };
 
+// A snapshot of which port owns which MAC on one shared uplink. Immutable
+// once published; freed after a quiesce.
+struct Relay::MacTable {
+  struct Entry {
+    uint64_t mac;        // MacSet::key() of the MAC
+    DatapathPort* port;  // owner
+    friend bool operator<(const Entry& a, const Entry& b) { return a.mac < b.mac; }
+  };
+  std::vector<Entry> entries;          // sorted by mac, unique
+  std::vector<DatapathPort*> ports;    // every port using the uplink (flooding)
+  std::vector<DatapathPort*> foreign;  // ports that take unknown unicast too
+
+  DatapathPort* find(uint64_t mac) const {
+    auto it = std::lower_bound(entries.begin(), entries.end(), Entry{mac, nullptr});
+    return it != entries.end() && it->mac == mac ? it->port : nullptr;
+  }
+};
+
+struct Relay::Shared {
+  SharedUplinkSpec spec;  // immutable
+  int worker = -1;        // control thread: index of the polling worker
+  std::atomic<const MacTable*> table{nullptr};
+  std::unique_ptr<const MacTable> owned;                 // control thread: storage behind `table`
+  std::vector<std::unique_ptr<const MacTable>> retired;  // replaced, freed after a quiesce
+  SharedUplinkStats stats;                               // written by the polling worker
+};
+
+namespace {
+
+// Whether the port's current steering delivers frames received on `member`.
+bool receivesOn(const DatapathPort& p, lag::MemberId member) {
+  return Steering::unpack(p.steering.load(std::memory_order_acquire)).rx_members & (1u << member);
+}
+
+}  // namespace
+
 struct alignas(64) Relay::Worker {
+  std::vector<Relay::Shared*> shared;      // control thread: shared uplinks it polls
   Relay* relay = nullptr;                  // owner
   uint32_t index = 0;                      // QSBR thread id and position in workers_
   unsigned lcore = 0;                      // EAL lcore it runs on
@@ -128,6 +166,7 @@ Relay::~Relay() {
   }
   if (!ports_.empty())
     log_.error("", "{} ports still present at shutdown; freeing them", ports_.size());
+  for (auto& [key, port] : ports_) freeSharedRings(*port);
   ports_.clear();
   rte_free(qsbr_);
   rte_mempool_free(learner_pool_);
@@ -187,6 +226,7 @@ int Relay::workerLoop(Worker& w) {
     const uint64_t loop_start = rte_rdtsc();
     const Plan* plan = w.plan.load(std::memory_order_acquire);
     uint32_t moved = runCommands(w, *plan);
+    for (Shared* su : plan->shared) moved += pollShared(w, *su);
     for (QueueUnit* u : plan->units) moved += relayUnit(w, *u);
     bump(w.stats.loops);
     if (moved != 0) {
@@ -311,7 +351,12 @@ uint32_t Relay::fromGuest(Worker& w, QueueUnit& u, int vid, const PortPolicy& po
     MemberStats& ms = u.members[member];
     const UplinkPort& up = p.uplinks[member];
     uint16_t ready = k;
-    if (up.tx_prepare) {
+    uint16_t txq = u.qp;
+    if (up.shared >= 0) {
+      txq = uint16_t(w.index);
+      ready = switchLocal(u, *shared_[size_t(up.shared)], out[member], k, &out_bytes[member]);
+      if (ready == 0) continue;
+    } else if (up.tx_prepare) {
       // Checksum/TSO offloads the guest asked for (the vhost library set
       // the mbuf flags): let the driver fix up headers; drop what it refuses.
       ready = rte_eth_tx_prepare(up.eth_port, u.qp, out[member], k);
@@ -321,7 +366,7 @@ uint32_t Relay::fromGuest(Worker& w, QueueUnit& u, int vid, const PortPolicy& po
         bump(s.drop_tx_prepare, k - ready);
       }
     }
-    const uint16_t sent = rte_eth_tx_burst(up.eth_port, u.qp, out[member], ready);
+    const uint16_t sent = rte_eth_tx_burst(up.eth_port, txq, out[member], ready);
     uint64_t sent_bytes = out_bytes[member];
     if (sent < ready) {
       for (uint16_t i = sent; i < ready; ++i) sent_bytes -= out[member][i]->pkt_len;
@@ -355,7 +400,14 @@ uint32_t Relay::toGuest(Worker& w, QueueUnit& u, int vid, const PortPolicy& pol,
   for (uint32_t member = 0; member < p.member_count; ++member) {
     const UplinkPort& up = p.uplinks[member];
     if (!up.present) continue;
-    const uint16_t n = rte_eth_rx_burst(up.eth_port, u.qp, pkts, kBurstSize);
+    uint16_t n;
+    if (up.shared < 0)
+      n = rte_eth_rx_burst(up.eth_port, u.qp, pkts, kBurstSize);
+    else if (u.qp == 0)
+      n = uint16_t(rte_ring_sc_dequeue_burst(p.shared_rx[member], reinterpret_cast<void**>(pkts),
+                                             kBurstSize, nullptr));
+    else
+      continue;
     if (n == 0) continue;
     moved += n;
     MemberStats& ms = u.members[member];
@@ -439,6 +491,129 @@ uint32_t Relay::toGuest(Worker& w, QueueUnit& u, int vid, const PortPolicy& pol,
   return moved;
 }
 
+namespace {
+
+// Where copies of one broadcast/multicast frame went.
+struct FloodResult {
+  uint32_t delivered = 0;  // copies enqueued
+  uint32_t standby = 0;    // ports skipped: they receive on another member
+  uint32_t full = 0;       // copies lost: ring or pool full
+};
+
+// Enqueues a copy of `m` (not consumed) to every port in `ports` except
+// `except` that receives on `member`.
+FloodResult floodCopies(rte_mempool* pool, const std::vector<DatapathPort*>& ports,
+                        lag::MemberId member, rte_mbuf* m, const DatapathPort* except) {
+  FloodResult r;
+  for (DatapathPort* p : ports) {
+    if (p == except) continue;
+    if (!receivesOn(*p, member)) {
+      ++r.standby;
+      continue;
+    }
+    rte_mbuf* copy = rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
+    if (!copy || rte_ring_mp_enqueue(p->shared_rx[member], copy) != 0) {
+      if (copy) rte_pktmbuf_free(copy);
+      ++r.full;
+      continue;
+    }
+    ++r.delivered;
+  }
+  return r;
+}
+
+}  // namespace
+
+uint32_t Relay::pollShared(Worker&, Shared& su) {
+  const MacTable* table = su.table.load(std::memory_order_acquire);
+  const lag::MemberId member = su.spec.member;
+  SharedUplinkStats& s = su.stats;
+  uint32_t moved = 0;
+  rte_mbuf* pkts[kBurstSize];
+  for (uint16_t q = 0; q < su.spec.rx_queues; ++q) {
+    const uint16_t n = rte_eth_rx_burst(su.spec.eth_port, q, pkts, kBurstSize);
+    if (n == 0) continue;
+    moved += n;
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
+    bump(s.rx_packets, n);
+    bump(s.rx_bytes, bytes);
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      if (m->data_len < kEthHeaderLen) {
+        bump(s.drop_runt);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+      DatapathPort* p = (d[0] & 1) ? nullptr : table->find(MacSet::key(d));
+      if (p == nullptr) {
+        // Broadcast/multicast to every port; unknown unicast only to the
+        // ports that take foreign unicast.
+        const bool flood = d[0] & 1;
+        const auto& to = flood ? table->ports : table->foreign;
+        if (!flood && to.empty()) {
+          bump(s.drop_unknown_unicast);
+        } else {
+          const FloodResult r = floodCopies(pool_, to, member, m, nullptr);
+          bump(s.delivered, r.delivered);
+          if (r.delivered > 1) bump(s.flood_copies, r.delivered - 1);
+          bump(s.drop_standby, r.standby);
+          bump(s.drop_ring_full, r.full);
+        }
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      if (!receivesOn(*p, member)) {
+        bump(s.drop_standby);
+        rte_pktmbuf_free(m);
+      } else if (rte_ring_mp_enqueue(p->shared_rx[member], m) != 0) {
+        bump(s.drop_ring_full);
+        rte_pktmbuf_free(m);
+      } else {
+        bump(s.delivered);
+      }
+    }
+  }
+  return moved;
+}
+
+uint16_t Relay::switchLocal(QueueUnit& u, Shared& su, rte_mbuf** frames, uint16_t n,
+                            uint64_t* bytes) {
+  const MacTable* t = su.table.load(std::memory_order_acquire);
+  if (t->ports.size() <= 1) return n;  // no other local port
+  const lag::MemberId member = su.spec.member;
+  uint16_t keep = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = frames[i];
+    const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+    if (d[0] & 1) {
+      // Out on the wire, and to the local ports that listen on this member
+      // (the ToR does not send it back to them).
+      const FloodResult r = floodCopies(pool_, t->ports, member, m, u.port);
+      bump(u.stats.local_flood_copies, r.delivered);
+      bump(u.stats.drop_local_full, r.full);
+      frames[keep++] = m;
+      continue;
+    }
+    DatapathPort* p = t->find(MacSet::key(d));
+    // A local port that receives on another member is reached through the
+    // ToR like any remote host.
+    if (p == nullptr || p == u.port || !receivesOn(*p, member)) {
+      frames[keep++] = m;
+      continue;
+    }
+    *bytes -= m->pkt_len;
+    if (rte_ring_mp_enqueue(p->shared_rx[member], m) == 0) {
+      bump(u.stats.local_switched);
+    } else {
+      bump(u.stats.drop_local_full);
+      rte_pktmbuf_free(m);
+    }
+  }
+  return keep;
+}
+
 uint32_t Relay::runCommands(Worker& w, const Plan& plan) {
   Command cmds[16];
   const unsigned n = rte_ring_sc_dequeue_burst_elem(w.commands, cmds, sizeof(Command), 16, nullptr);
@@ -460,7 +635,9 @@ uint32_t Relay::runCommands(Worker& w, const Plan& plan) {
       continue;
     }
     const uint32_t len = c.frame->pkt_len;
-    if (rte_eth_tx_burst(p.uplinks[c.member].eth_port, 0, &c.frame, 1) == 1) {
+    const UplinkPort& up = p.uplinks[c.member];
+    const uint16_t txq = up.shared >= 0 ? uint16_t(w.index) : 0;
+    if (rte_eth_tx_burst(up.eth_port, txq, &c.frame, 1) == 1) {
       bump(unit->stats.announce_sent);
       bump(unit->members[c.member].tx_packets);
       bump(unit->members[c.member].tx_bytes, len);
@@ -479,6 +656,7 @@ void Relay::publish(uint32_t worker) {
   Worker& w = *workers_[worker];
   auto next = std::make_unique<Plan>();
   next->units = w.units;
+  next->shared = w.shared;
   std::unique_ptr<Plan> old = std::move(w.current);
   w.current = std::move(next);
   w.plan.store(w.current.get(), std::memory_order_release);
@@ -493,12 +671,39 @@ StatusOr<DatapathPort*> Relay::addPort(const DatapathPortSpec& spec) {
         fmt::format("queue_pairs {} is out of range 1..{}", spec.queue_pairs, kMaxQueuePairs));
   if (spec.uplinks.size() > kMaxMembers)
     return invalidArgument(fmt::format("{} uplinks; at most {}", spec.uplinks.size(), kMaxMembers));
+  for (size_t m = 0; m < spec.uplinks.size(); ++m) {
+    const int16_t sh = spec.uplinks[m].shared;
+    if (sh < 0) continue;
+    if (size_t(sh) >= shared_.size() || shared_[size_t(sh)]->spec.member != m)
+      return invalidArgument(fmt::format(
+          "port {}: member {} names shared uplink {}, which is not that member's", spec.id, m, sh));
+  }
   std::unique_ptr<DatapathPort> port = makeDatapathPort(spec, next_key_++);
   DatapathPort* raw = port.get();
+  for (uint32_t m = 0; m < raw->member_count; ++m) {
+    if (raw->uplinks[m].shared < 0) continue;
+    const ssize_t size = rte_ring_get_memsize(kSharedRxRingSize);
+    auto* ring =
+        size > 0 ? static_cast<rte_ring*>(rte_zmalloc(nullptr, size_t(size), 64)) : nullptr;
+    if (ring && rte_ring_init(ring, fmt::format("vfo_p{}m{}", raw->key, m).c_str(),
+                              kSharedRxRingSize, RING_F_SC_DEQ) != 0) {
+      rte_free(ring);
+      ring = nullptr;
+    }
+    if (!ring) {
+      freeSharedRings(*raw);
+      return resourceExhausted(
+          fmt::format("port {}: no memory for its ring on shared uplink {} (raise memory.size_mb)",
+                      spec.id, raw->uplinks[m].shared));
+    }
+    raw->shared_rx[m] = ring;
+  }
   {
     std::lock_guard lock(mu_);
     ports_.emplace(raw->key, std::move(port));
   }
+  // In the MAC tables before the workers poll it: frames wait in its ring.
+  rebuildSharedOf(*raw);
   // Spread the queue pairs: each goes to the worker with the fewest units.
   for (uint16_t q = 0; q < spec.queue_pairs; ++q) {
     uint32_t best = 0;
@@ -515,6 +720,16 @@ StatusOr<DatapathPort*> Relay::addPort(const DatapathPortSpec& spec) {
 
 void Relay::removePort(DatapathPort* port) {
   if (!port) return;
+  std::unique_ptr<DatapathPort> owned;
+  {
+    std::lock_guard lock(mu_);
+    auto it = ports_.find(port->key);
+    if (it == ports_.end()) return;
+    owned = std::move(it->second);
+    ports_.erase(it);
+  }
+  // Out of the MAC tables first (quiesced): nobody enqueues to its rings.
+  rebuildSharedOf(*port);
   for (uint32_t i = 0; i < workers_.size(); ++i) {
     auto& units = workers_[i]->units;
     const size_t before = units.size();
@@ -524,8 +739,105 @@ void Relay::removePort(DatapathPort* port) {
     if (units.size() != before) publish(i);
   }
   // publish() quiesced: no worker touches the port any more.
-  std::lock_guard lock(mu_);
-  ports_.erase(port->key);
+  freeSharedRings(*port);
+}
+
+void Relay::freeSharedRings(DatapathPort& port) {
+  for (rte_ring*& ring : port.shared_rx) {
+    if (!ring) continue;
+    void* frame;
+    while (rte_ring_sc_dequeue(ring, &frame) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(frame));
+    rte_free(ring);
+    ring = nullptr;
+  }
+}
+
+StatusOr<int16_t> Relay::addSharedUplink(const SharedUplinkSpec& spec) {
+  if (spec.rx_queues < 1) return invalidArgument("shared uplink " + spec.name + ": no RX queue");
+  if (spec.tx_queues < workers_.size())
+    return invalidArgument(fmt::format("shared uplink {}: {} TX queues for {} workers (one each)",
+                                       spec.name, spec.tx_queues, workers_.size()));
+  if (spec.member >= kMaxMembers)
+    return invalidArgument(fmt::format("shared uplink {}: member {} is out of range 0..{}",
+                                       spec.name, spec.member, kMaxMembers - 1));
+  for (const auto& su : shared_)
+    if (su->spec.member == spec.member)
+      return invalidArgument(fmt::format("shared uplink {}: member {} has one already ({})",
+                                         spec.name, spec.member, su->spec.name));
+  if (shared_.size() >= size_t(INT16_MAX)) return resourceExhausted("too many shared uplinks");
+  auto su = std::make_unique<Shared>();
+  su->spec = spec;
+  su->owned = std::make_unique<const MacTable>();
+  su->table.store(su->owned.get(), std::memory_order_release);
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < workers_.size(); ++i)
+    if (workers_[i]->shared.size() < workers_[best]->shared.size()) best = i;
+  su->worker = int(best);
+  workers_[best]->shared.push_back(su.get());
+  shared_.push_back(std::move(su));
+  publish(best);
+  log_.info(fmt::format("[shared {}]", spec.name), "member {} on ethdev {}, polled by lcore {}",
+            spec.member, spec.eth_port, workers_[best]->lcore);
+  return int16_t(shared_.size() - 1);
+}
+
+void Relay::rebuildShared(int16_t index) {
+  Shared& su = *shared_[size_t(index)];
+  const lag::MemberId member = su.spec.member;
+  auto t = std::make_unique<MacTable>();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, port] : ports_) {
+      if (member >= port->member_count || port->uplinks[member].shared != index) continue;
+      t->ports.push_back(port.get());
+      const PortPolicy& pol = *port->owned_policy;
+      for (uint64_t k : pol.macs.keys()) t->entries.push_back(MacTable::Entry{k, port.get()});
+      if (pol.deliver_foreign_unicast) t->foreign.push_back(port.get());
+    }
+  }
+  // Ports are visited oldest first: with a MAC claimed twice the older
+  // port keeps it (stable sort keeps that order, unique keeps the first).
+  std::stable_sort(t->entries.begin(), t->entries.end());
+  auto dup = std::unique(t->entries.begin(), t->entries.end(),
+                         [](const auto& a, const auto& b) { return a.mac == b.mac; });
+  if (dup != t->entries.end())
+    log_.warn(fmt::format("[shared {}]", su.spec.name),
+              "{} MACs are claimed by more than one port; the oldest port keeps each",
+              t->entries.end() - dup);
+  t->entries.erase(dup, t->entries.end());
+  su.table.store(t.get(), std::memory_order_release);
+  // The old table stays allocated until the caller quiesced.
+  su.retired.push_back(std::move(su.owned));
+  su.owned = std::move(t);
+}
+
+void Relay::rebuildSharedOf(const DatapathPort& port) {
+  bool any = false;
+  for (uint32_t m = 0; m < port.member_count; ++m) {
+    if (port.uplinks[m].shared < 0) continue;
+    rebuildShared(port.uplinks[m].shared);
+    any = true;
+  }
+  if (!any) return;
+  // One grace period for every table replaced above.
+  quiesce();
+  for (uint32_t m = 0; m < port.member_count; ++m)
+    if (port.uplinks[m].shared >= 0) shared_[size_t(port.uplinks[m].shared)]->retired.clear();
+}
+
+std::vector<Relay::SharedUplinkReport> Relay::sharedUplinks() const {
+  std::vector<SharedUplinkReport> out;
+  for (const auto& su : shared_) {
+    SharedUplinkReport r;
+    r.name = su->spec.name;
+    r.member = su->spec.member;
+    r.ports = uint32_t(su->owned->ports.size());
+    r.macs = uint32_t(su->owned->entries.size());
+    r.worker_lcore = workers_[size_t(su->worker)]->lcore;
+    r.stats = su->stats.snapshot();
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 void Relay::quiesce() {
@@ -537,6 +849,8 @@ void Relay::replacePolicy(DatapathPort* port, const PortPolicy& policy) {
   port->policy.store(next.get(), std::memory_order_release);
   std::unique_ptr<const PortPolicy> old = std::move(port->owned_policy);
   port->owned_policy = std::move(next);
+  // The MAC tables point at ports, not policies: rebuilt for new MACs.
+  rebuildSharedOf(*port);
   quiesce();
 }
 

@@ -1,5 +1,6 @@
 // vfod: the vfo vhost-user datapath daemon. See docs/vfod.md.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <optional>
@@ -23,6 +24,12 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every vhost-user socket and its connection is a descriptor: with shared
+  // uplinks one vfod holds hundreds of ports, more than the usual soft limit.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   std::string config_path(vfo::vhost::kDefaultConfigPath);
   enum class Mode { kRun, kCheck, kStats } mode = Mode::kRun;
   std::optional<std::string> metrics_listen;

@@ -127,6 +127,21 @@ TEST(LagConfigTranslation, BadLagValuesNameTheField) {
   expectError(R"(lag { vf_provider: VF_PROVIDER_SOFTWARE members { name: "pf0" netdev: "eth0" } }
 ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "0000:03:00.1" } })",
               "ports[0].uplinks[0]", "software VFs");
+  expectError(R"(lag { vf_provider: VF_PROVIDER_SHARED members { name: "pf0" } })",
+              "lag.members[0].netdev", "is required with shared uplinks");
+  expectError(R"(lag { vf_provider: VF_PROVIDER_SHARED members { name: "pf0" netdev: "eth0" } }
+ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "0000:03:00.1" } })",
+              "ports[0].uplinks[0]", "shared uplinks");
+}
+
+TEST(LagConfigTranslation, SharedUplinksNeedNoVfProvider) {
+  auto c = parse(R"(lag {
+  vf_provider: VF_PROVIDER_SHARED
+  members { name: "pf0" netdev: "eth0" }
+  members { name: "pf1" netdev: "eth1" }
+})");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->lag.vf_provider, VfProviderSetting::kShared);
 }
 
 TEST(LagConfigTranslation, ProbesNeedATargetAndPerMemberSources) {
@@ -206,7 +221,7 @@ class LagControllerTest : public ::testing::Test {
     auto c = parse(lag_text);
     ASSERT_TRUE(c.isOk()) << c.status().toString();
     config_ = *c;
-    PortManager::Options o{config_.sockets, config_.lag, config_.datapath};
+    PortManager::Options o{config_.sockets, config_.lag, config_.datapath, {}};
     pm_ = std::make_unique<PortManager>(dpdk_, dp_, o);
     dpdk_.handler = pm_.get();
     vfs_.addPf("eth0", 4);

@@ -11,10 +11,12 @@ namespace vfo::vhost {
 namespace {
 
 using testing::CallLog;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using testing::FakeDatapath;
 using testing::FakeDpdkControl;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 PortSettings portSettings(const std::string& id, uint16_t qps = 1) {
   PortSettings p;
@@ -270,6 +272,48 @@ TEST_F(PortManagerTest, AConnectionClosingLateDoesNotHideTheNextGuest) {
   EXPECT_TRUE(dp.vring_enabled[0].load());
   EXPECT_TRUE(dp.vring_enabled[1].load());
   EXPECT_EQ(pm_->exportPort("vm1")->vhost, VhostLink::kRunning);
+}
+
+TEST_F(PortManagerTest, SharedUplinksAreUsedButNeverOpenedOrClosedByPorts) {
+  PortManager::Options o;
+  o.lag.members = {{"pf0", "eth0"}, {"pf1", "eth1"}};
+  o.sockets.mode = 0660;
+  UplinkInfo u0;
+  u0.eth_port = 7;
+  u0.device_name = "net_af_packet_vfoshared0";
+  u0.tx_checksum = u0.tx_prepare = u0.tx_vlan_insert = true;  // never used on a shared uplink
+  UplinkInfo u1 = u0;
+  u1.eth_port = 8;
+  o.shared_uplinks = {SharedUplinkRef{3, u0}, SharedUplinkRef{4, u1}};
+  pm_.reset();
+  PortManager pm(dpdk_, dp_, o);
+  dpdk_.handler = &pm;
+  log_.calls.clear();
+
+  ASSERT_TRUE(pm.createPort(portSettings("vm1")).isOk());
+  EXPECT_THAT(log_.calls, ElementsAre("dp.add vm1", "stale /run/vfo/sockets/vm1.sock",
+                                      "register /run/vfo/sockets/vm1.sock",
+                                      "chmod 660 /run/vfo/sockets/vm1.sock"));
+  DatapathPort& dp = onlyPort();
+  EXPECT_EQ(dp.uplinks[0].shared, 3);
+  EXPECT_EQ(dp.uplinks[0].eth_port, 7);
+  EXPECT_EQ(dp.uplinks[1].shared, 4);
+  EXPECT_FALSE(dp.uplinks[0].tx_prepare || dp.uplinks[0].tx_vlan_offload);
+
+  // A port naming its own devargs for a member opens that one only.
+  PortSettings own = portSettings("vm2");
+  own.socket_path = "/run/vfo/sockets/vm2.sock";
+  own.uplink_devargs = {"", "net_af_packet_x,iface=eth9"};
+  ASSERT_TRUE(pm.createPort(own).isOk());
+  EXPECT_EQ(dpdk_.open_requests.size(), 1u);
+  EXPECT_EQ(dpdk_.open_requests[0].devargs, "net_af_packet_x,iface=eth9");
+
+  log_.calls.clear();
+  ASSERT_TRUE(pm.deletePort("vm1").isOk());
+  for (const auto& c : log_.calls) EXPECT_THAT(c, Not(HasSubstr("close"))) << "shared stays open";
+  ASSERT_TRUE(pm.deletePort("vm2").isOk());
+  EXPECT_THAT(log_.calls, Contains("close net_af_packet_x"));
+  EXPECT_EQ(dpdk_.open_ports.size(), 0u);
 }
 
 TEST_F(PortManagerTest, DeleteDestroysTheRunningDeviceBeforeReleasingUplinks) {

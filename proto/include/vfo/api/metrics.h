@@ -43,6 +43,18 @@ struct MetricsSnapshot {
   // Counter name -> one-line description for HELP (from vfod's stats
   // X-macro lists); a counter without one gets a generic HELP line.
   std::map<std::string, std::string> counter_help;
+  // Shared uplinks (VF_PROVIDER_SHARED), by member name: ports using it and
+  // the demultiplexer's counters with their HELP text.
+  struct SharedUplinkCounter {
+    std::string name;    // counter name (stats X-macro)
+    std::string help;    // one-line description
+    uint64_t value = 0;  // since vfod started
+  };
+  struct SharedUplink {
+    uint32_t ports = 0;                         // ports in its MAC table
+    std::vector<SharedUplinkCounter> counters;  // demultiplexer counters
+  };
+  std::map<std::string, SharedUplink> shared_uplinks;
 };
 
 // Text exposition format 0.0.4, UTF-8, '\n' line ends, ending with '\n'.

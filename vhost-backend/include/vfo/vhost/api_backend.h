@@ -33,6 +33,7 @@
 #include "vfo/vhost/control_queue.h"
 #include "vfo/vhost/lag_controller.h"
 #include "vfo/vhost/port_manager.h"
+#include "vfo/vhost/relay.h"
 
 namespace vfo::vhost {
 
@@ -52,6 +53,10 @@ class VfodApiBackend final : public api::ApiBackend {
   VfodApiBackend(const VfodConfig& config, ControlQueue& control, PortManager& ports,
                  LagController& lag, api::EventBuffer& events, const Clock& clock);
   ~VfodApiBackend() override;
+
+  // The relay whose shared uplinks metricsSnapshot() reports (none without
+  // this call). Must outlive the backend.
+  void setRelay(const Relay* relay) { relay_ = relay; }
 
   // ApiBackend
   StatusOr<api::PortInfo> createPort(const api::PortSpec& spec) override;
@@ -95,6 +100,7 @@ class VfodApiBackend final : public api::ApiBackend {
   ControlQueue& control_;
   PortManager& ports_;
   LagController& lag_;
+  const Relay* relay_ = nullptr;  // shared-uplink counters for metrics
   api::EventBuffer& events_;
   const Clock& clock_;
 

@@ -121,6 +121,7 @@ enum class LagModeSetting : uint8_t {
 enum class VfProviderSetting : uint8_t {
   kNetdev,    // none made: ports open the member netdev or their own devargs
   kSoftware,  // sriov-manager software VFs: a macvlan per port and member
+  kShared,    // one shared uplink per member, demultiplexed by destination MAC
 };
 
 inline constexpr Duration kDefaultVmFailbackDelay = std::chrono::seconds(1);

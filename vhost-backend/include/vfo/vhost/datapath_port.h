@@ -25,6 +25,8 @@
 #include "vfo/vhost/frame.h"
 #include "vfo/vhost/stats.h"
 
+struct rte_ring;
+
 namespace vfo::vhost {
 
 // Frames moved per ring operation (dequeue, enqueue, rx, tx).
@@ -81,6 +83,12 @@ struct UplinkPort {
   uint16_t eth_port = 0;         // DPDK ethdev port id
   bool tx_vlan_offload = false;  // the ethdev inserts VLAN tags itself (RTE_MBUF_F_TX_VLAN)
   bool tx_prepare = false;       // checksum/TSO offloads on: run rte_eth_tx_prepare() first
+  // -1: the ethdev is the port's own (its queue q serves queue pair q).
+  // Otherwise the index of a shared uplink (Relay::addSharedUplink) that
+  // every port of the member uses: received frames reach the port through
+  // its demultiplexing ring (queue pair 0 only) and each worker transmits on
+  // its own TX queue. Shared uplinks never use TX offloads.
+  int16_t shared = -1;
 };
 
 struct DatapathPort;
@@ -118,6 +126,11 @@ struct DatapathPort {
   std::atomic<const PortPolicy*> policy{nullptr};
   // Balance-mode selector; null = use steering.tx_member.
   std::atomic<const MemberSelector*> selector{nullptr};
+
+  // Per member with a shared uplink: frames demultiplexed (or switched
+  // locally) to this port, multi-producer / single-consumer (the worker of
+  // queue pair 0). Created and freed by the relay; null otherwise.
+  std::array<rte_ring*, kMaxMembers> shared_rx{};
 
   PortEventStats events;                           // control/vhost event counters (fetch_add)
   std::unique_ptr<QueueUnit[]> queues;             // queue_pairs units

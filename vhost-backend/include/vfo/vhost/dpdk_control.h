@@ -25,6 +25,7 @@ struct UplinkRequest {
   uint16_t queue_pairs = 1;        // RX and TX queues to configure
   uint16_t rx_descriptors = 1024;  // per RX queue
   uint16_t tx_descriptors = 1024;  // per TX queue
+  bool promiscuous = false;        // receive frames for every MAC (shared uplinks)
 };
 
 // An opened, started uplink and what it can do.

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <span>
 
 #include "vfo/base/mac_address.h"
 #include "vfo/lag/types.h"
@@ -45,10 +46,12 @@ class MacSet {
     return false;
   }
   uint32_t size() const { return count_; }
+  // The members' keys (key() of each MAC): for lookup tables keyed alike.
+  std::span<const uint64_t> keys() const { return {keys_.data(), count_}; }
 
- private:
-  // Two loads combined in registers: a 6-byte memcpy into a zeroed uint64_t
-  // goes through the stack and stalls store-to-load forwarding per frame.
+  // A MAC's 48-bit key. Two loads combined in registers: a 6-byte memcpy
+  // into a zeroed uint64_t goes through the stack and stalls
+  // store-to-load forwarding per frame.
   static uint64_t key(const uint8_t* mac) {
     uint32_t lo;
     uint16_t hi;
@@ -56,6 +59,8 @@ class MacSet {
     std::memcpy(&hi, mac + 4, 2);
     return uint64_t(lo) | uint64_t(hi) << 32;
   }
+
+ private:
   std::array<uint64_t, kCapacity> keys_{};  // 48-bit keys, host byte order of memcpy
   uint32_t count_ = 0;                      // used entries
 };

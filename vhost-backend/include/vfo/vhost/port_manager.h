@@ -31,12 +31,23 @@
 
 namespace vfo::vhost {
 
+// A member's shared uplink (VF_PROVIDER_SHARED): opened by the daemon,
+// registered with the relay, used by every port that names no devargs of
+// its own for that member; ports never open or close it.
+struct SharedUplinkRef {
+  int16_t index = -1;  // Relay::addSharedUplink's index; -1 = none
+  UplinkInfo info;     // the ethdev (its TX offloads are not used)
+};
+
 class PortManager final : public VhostEventHandler {
  public:
   struct Options {
     SocketSettings sockets;     // socket directory and permissions
     LagSettings lag;            // members (uplink defaults) and primary
     DatapathSettings datapath;  // deliver_foreign_unicast
+    // Per member (index = MemberId), or empty: each port opens its own
+    // uplinks.
+    std::vector<SharedUplinkRef> shared_uplinks;
   };
 
   PortManager(DpdkControl& dpdk, DatapathControl& datapath, Options options);
@@ -128,6 +139,7 @@ class PortManager final : public VhostEventHandler {
     uint16_t guest_queue_pairs = 0;                // of the running device
     lag::MemberId active_member = lag::kNoMember;  // steering.tx_member
     std::vector<UplinkInfo> uplinks;               // per member
+    std::vector<bool> uplink_shared;               // per member: a shared uplink (not ours)
     DatapathPort* dp = nullptr;                    // relay state, owned by the relay
     bool registered = false;                       // vhost socket registered
     uint64_t seq = 0;                              // creation order

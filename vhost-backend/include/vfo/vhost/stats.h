@@ -33,7 +33,10 @@ namespace vfo::vhost {
   X(learner_copies, "frames copied to the address learner")                             \
   X(drop_learner_ring_full, "learner copies dropped: learner ring or buffer pool full") \
   X(announce_sent, "announce frames sent on an uplink for the control plane")           \
-  X(drop_announce, "announce frames dropped: member missing or uplink TX full")
+  X(drop_announce, "announce frames dropped: member missing or uplink TX full")         \
+  X(local_switched, "guest frames switched to another port on the same shared uplink")  \
+  X(local_flood_copies, "copies of guest broadcast/multicast given to local ports")     \
+  X(drop_local_full, "local copies dropped: the other port's ring or the pool was full")
 VFO_DECLARE_STATS(QueueStats, VFO_VHOST_QUEUE_STATS)
 
 // Per (port, queue pair, member): traffic on one uplink queue.
@@ -53,6 +56,20 @@ VFO_DECLARE_STATS(MemberStats, VFO_VHOST_MEMBER_STATS)
   X(vhost_refused, "guest drivers refused (e.g. more queue pairs than allowed)") \
   X(active_member_changes, "changes of the port's active member")
 VFO_DECLARE_STATS(PortEventStats, VFO_VHOST_PORT_EVENT_STATS)
+
+// Per shared uplink (one per member in VF_PROVIDER_SHARED): what its
+// demultiplexer did with received frames. Written by the worker that polls
+// the uplink only.
+#define VFO_VHOST_SHARED_UPLINK_STATS(X)                                           \
+  X(rx_packets, "frames received on the shared uplink")                            \
+  X(rx_bytes, "bytes received on the shared uplink")                               \
+  X(delivered, "frames (or copies) handed to a port's ring")                       \
+  X(flood_copies, "copies made of broadcast/multicast frames, one per extra port") \
+  X(drop_unknown_unicast, "unicast frames for a MAC no port has")                  \
+  X(drop_standby, "frames for ports that use another member (standby)")            \
+  X(drop_ring_full, "frames dropped: the port's ring or the buffer pool was full") \
+  X(drop_runt, "frames shorter than an Ethernet header")
+VFO_DECLARE_STATS(SharedUplinkStats, VFO_VHOST_SHARED_UPLINK_STATS)
 
 // Per worker.
 #define VFO_VHOST_WORKER_STATS(X)                                                   \
