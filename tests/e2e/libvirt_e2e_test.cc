@@ -234,11 +234,8 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
   }
 
   // vfoctl against this test's vfod.
-  vfo::testing::RunResult vfoctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
-                                  vfod_->apiTarget()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return vfo::testing::run(argv, 20s);
+  vfo::testing::RunResult vfoctl(const std::vector<std::string>& args) const {
+    return vfod_->vfoctl(args);
   }
   // Macvlans on the lab's ports (the software VFs, whoever made them);
   // vfod parks a released port's VFs for reuse ("vfo-swvf parked"), which

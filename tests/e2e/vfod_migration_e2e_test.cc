@@ -29,6 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using vfo::Status;
 using vfo::testing::GuestHold;
 using vfo::testing::QemuGuest;
 using vfo::testing::QemuGuestOptions;
@@ -58,11 +59,8 @@ class VfodMigrationE2eTest : public vfo::testing::LabTest {
     if (!dir_.empty()) vfo::testing::removeTree(dir_);
     LabTest::TearDown();
   }
-  RunResult vfoctl(const Vfod& vfod, std::vector<std::string> args) {
-    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
-                                  vfod.apiTarget()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return vfo::testing::run(argv, 20s);
+  RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
+    return vfod.vfoctl(args);
   }
   // The guest: same device and script on both sides (QEMU needs the same
   // machine on the destination); only the socket, QMP and -incoming differ.
@@ -79,16 +77,7 @@ class VfodMigrationE2eTest : public vfo::testing::LabTest {
     // QEMU announces the guest through the backend (SEND_RARP) only when
     // the guest cannot announce itself.
     o.extra_qemu_args = {"-global", "virtio-net-pci.guest_announce=off"};
-    o.script =
-        "wait_carrier || result carrier timeout\n"
-        "ping -c " +
-        std::to_string(kPings) + " -i " + fmt::format("{:.3f}", kPingIntervalMs / 1000.0) +
-        " -W 1 " + vfo::testing::Lab::kRemoteIp +
-        " >/tmp/p 2>&1\n"
-        "result tx $(sed -n 's/^\\([0-9]*\\) packets transmitted.*/\\1/p' /tmp/p)\n"
-        "result rx $(sed -n 's/.* \\([0-9]*\\) packets received.*/\\1/p' /tmp/p)\n"
-        "result gap $(grep -o 'seq=[0-9]*' /tmp/p | cut -d= -f2 | "
-        "awk 'NR>1 && $1-p>m {m=$1-p} {p=$1} END {print m+0}')\n";
+    o.script = vfo::testing::pingGapScript(vfo::testing::Lab::kRemoteIp, kPings, kPingIntervalMs);
     return o;
   }
 
@@ -110,11 +99,13 @@ TEST_F(VfodMigrationE2eTest, GuestMovesBetweenTwoVfodsAndItsRarpGoesOutOnTheActi
 
   const std::string qmp_src = dir_ + "/q/src.qmp", qmp_dst = dir_ + "/q/dst.qmp";
   QemuGuest src(guest(sock_a, qmp_src));
-  ASSERT_TRUE(src.start().isOk());
+  const Status src_started = src.start();
+  ASSERT_TRUE(src_started.isOk()) << src_started.toString();
   QemuGuestOptions dst_options = guest(sock_b, qmp_dst);
   dst_options.incoming = "unix:" + dir_ + "/q/migrate.sock";
   QemuGuest dst(dst_options);
-  ASSERT_TRUE(dst.start().isOk());
+  const Status dst_started = dst.start();
+  ASSERT_TRUE(dst_started.isOk()) << dst_started.toString();
 
   // The guest's pings flow through vfod A; B's port drops what it sees.
   ASSERT_TRUE(vfo::testing::waitFor([&] { return a.stat("port vm1 member pf0 rx_packets") >= 20; },

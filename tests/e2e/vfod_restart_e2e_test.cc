@@ -48,11 +48,8 @@ class VfodRestartE2eTest : public vfo::testing::LabTest {
     if (!dir_.empty()) vfo::testing::removeTree(dir_);
     LabTest::TearDown();
   }
-  RunResult vfoctl(const Vfod& vfod, std::vector<std::string> args) {
-    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
-                                  vfod.apiTarget()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return vfo::testing::run(argv, 20s);
+  RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
+    return vfod.vfoctl(args);
   }
   // `vfoctl port list` without the live columns (state, guest, active member).
   std::string portConfig(const Vfod& vfod) {
@@ -81,16 +78,7 @@ TEST_F(VfodRestartE2eTest, SigkillAndRestartPausesTheGuestForLessThanTwoSeconds)
   o.work_dir = dir_;
   o.timeout = 150s;
   // The longest run of lost replies, from the guest's own ping output.
-  o.script =
-      "wait_carrier || result carrier timeout\n"
-      "ping -c " +
-      std::to_string(kPings) + " -i " + fmt::format("{:.3f}", kPingIntervalMs / 1000.0) + " -W 1 " +
-      vfo::testing::Lab::kRemoteIp +
-      " >/tmp/p 2>&1\n"
-      "result tx $(sed -n 's/^\\([0-9]*\\) packets transmitted.*/\\1/p' /tmp/p)\n"
-      "result rx $(sed -n 's/.* \\([0-9]*\\) packets received.*/\\1/p' /tmp/p)\n"
-      "result gap $(grep -o 'seq=[0-9]*' /tmp/p | cut -d= -f2 | "
-      "awk 'NR>1 && $1-p>m {m=$1-p} {p=$1} END {print m+0}')\n";
+  o.script = vfo::testing::pingGapScript(vfo::testing::Lab::kRemoteIp, kPings, kPingIntervalMs);
   QemuGuest guest(o);
   ASSERT_TRUE(guest.start().isOk());
   ASSERT_TRUE(vfo::testing::waitFor([&] { return std::filesystem::exists(socket); }, 30s))

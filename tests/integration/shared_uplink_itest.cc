@@ -29,11 +29,8 @@ class SharedUplinkTest : public ::testing::Test {
   std::string port(const std::string& id, const std::string& mac) const {
     return "ports { id: \"" + id + "\" socket_path: \"" + sock(id) + "\" mac: \"" + mac + "\" }\n";
   }
-  RunResult vfoctl(const Vfod& vfod, std::vector<std::string> args) {
-    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
-                                  vfod.apiTarget()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return vfo::testing::run(argv, 20s);
+  RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
+    return vfod.vfoctl(args);
   }
 
   MiniLab lab_;

@@ -27,11 +27,8 @@ class VfodApiTest : public ::testing::Test {
   std::unique_ptr<Vfod> makeVfod(const std::string& extra = "") {
     return std::make_unique<Vfod>(lab_, dir_.path, "", extra, "", kSoftwareVfs);
   }
-  RunResult vfoctl(const Vfod& vfod, std::vector<std::string> args) {
-    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
-                                  vfod.apiTarget()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return vfo::testing::run(argv, 20s);
+  RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
+    return vfod.vfoctl(args);
   }
   // Macvlans (software VFs) on the lab's two ports.
   int softwareVfs() const {

@@ -191,6 +191,13 @@ class Vfod {
   std::string socketDir() const { return socket_dir_; }
   // The ops API target of this vfod ("unix://<dir>/api.sock").
   std::string apiTarget() const { return "unix://" + dir_ + "/api.sock"; }
+  // Runs the built vfoctl against this vfod's API socket (20 s limit).
+  RunResult vfoctl(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv{vfo::testing::binaryDir() + "/proto/vfoctl", "--socket",
+                                  apiTarget()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return vfo::testing::run(argv, 20s);
+  }
 
   // `vfod --stats`: "port vm1 drop_spoofed_source" -> value.
   std::map<std::string, uint64_t> stats() const {

@@ -258,6 +258,17 @@ StatusOr<std::string> qmpExecute(const std::string& socket_path, const std::stri
 
 // --- parsers -----------------------------------------------------------------
 
+std::string pingGapScript(const std::string& dest, int count, int interval_ms) {
+  return fmt::format(
+      "wait_carrier || result carrier timeout\n"
+      "ping -c {} -i {:.3f} -W 1 {} >/tmp/p 2>&1\n"
+      "result tx $(sed -n 's/^\\([0-9]*\\) packets transmitted.*/\\1/p' /tmp/p)\n"
+      "result rx $(sed -n 's/.* \\([0-9]*\\) packets received.*/\\1/p' /tmp/p)\n"
+      "result gap $(grep -o 'seq=[0-9]*' /tmp/p | cut -d= -f2 | "
+      "awk 'NR>1 && $1-p>m {{m=$1-p}} {{p=$1}} END {{print m+0}}')\n",
+      count, interval_ms / 1000.0, dest);
+}
+
 std::map<std::string, std::string> parseGuestResults(const std::string& console) {
   std::map<std::string, std::string> out;
   const std::string marker = "VFO-RESULT ";

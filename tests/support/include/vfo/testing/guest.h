@@ -154,6 +154,13 @@ class QemuGuest {
 StatusOr<std::string> qmpExecute(const std::string& socket_path, const std::string& command_json,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// A guest script (after wait_carrier) that pings `dest` `count` times every
+// `interval_ms` and reports VFO-RESULT tx and rx (echo requests sent and
+// answered) and gap (the longest step between consecutive answered sequence
+// numbers: 1 = none lost; k = k-1 lost in a row), so outages show in the
+// guest's own view. A carrier timeout is reported as result carrier.
+std::string pingGapScript(const std::string& dest, int count, int interval_ms);
+
 // Parses "VFO-RESULT key=value" lines of a console log (a later line wins).
 std::map<std::string, std::string> parseGuestResults(const std::string& console);
 // The rc of the last "VFO-DONE rc=N" line, if any.
