@@ -271,5 +271,23 @@ TEST_F(VfodTest, ALiveSocketIsNotTakenOver) {
       << first.log();
 }
 
+// SR-IOV VFs on a netdev that has none (the lab's veths): vfod still starts
+// (a PF may get VFs later), every port asking for VFs is refused with the
+// PF named and nothing is left behind; the EAL keeps the PCI bus for
+// hot-plugged VFs.
+TEST_F(VfodTest, SriovVfsOnANetdevWithoutSriovAreRefusedClearly) {
+  Vfod vfod(lab_, dir_.path, "", "", "", "  vf_provider: VF_PROVIDER_SRIOV\n");
+  ASSERT_TRUE(vfod.start());
+  EXPECT_THAT(vfod.log(), HasSubstr("-a ffff:ff:1f.7"));
+  RunResult c = vfod.vfoctl({"port", "create", "vm1", "--mac", kGuestMac});
+  EXPECT_EQ(c.exit_code, 7) << c.describe();
+  EXPECT_THAT(c.err, HasSubstr(lab_.pf0));
+  EXPECT_THAT(c.err, HasSubstr("SR-IOV"));
+  EXPECT_THAT(vfod.vfoctl({"port", "list"}).out, Not(HasSubstr("vm1")));
+  struct stat st;
+  EXPECT_NE(::stat(sock().c_str(), &st), 0) << "no socket left";
+  EXPECT_EQ(vfod.stop(), 0) << vfod.log();
+}
+
 }  // namespace
 }  // namespace vfo::vhost::itest

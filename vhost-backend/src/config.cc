@@ -279,6 +279,10 @@ StatusOr<PortSettings> validatePort(const v1::PortConfig& in, const SocketSettin
     return v.error(at("uplinks", 0),
                    "the LAG uses shared uplinks (lag.vf_provider), which every port uses; "
                    "remove the port's uplinks");
+  if (lag.vf_provider == VfProviderSetting::kSriov && in.uplinks_size() > 0)
+    return v.error(at("uplinks", 0),
+                   "the LAG uses SR-IOV VFs (lag.vf_provider), which vfod allocates per port; "
+                   "remove the port's uplinks");
   for (int i = 0; i < in.uplinks_size(); ++i) {
     const auto& u = in.uplinks(i);
     auto it = std::find_if(lag.members.begin(), lag.members.end(),
@@ -499,6 +503,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       if (l.vf_provider() == v1::VF_PROVIDER_SHARED && m.netdev().empty())
         return v.error({{"lag"}, {"members", i}, {"netdev"}},
                        "is required with shared uplinks (the netdev vfod opens)");
+      if (l.vf_provider() == v1::VF_PROVIDER_SRIOV && m.netdev().empty())
+        return v.error({{"lag"}, {"members", i}, {"netdev"}},
+                       "is required with SR-IOV VFs (the PF whose VFs ports get)");
       MemberSettings ms{m.name(), m.netdev(), {}};
       for (int j = 0; j < m.pinned_ports_size(); ++j) {
         if (Status s = validatePortId(m.pinned_ports(j)); !s.isOk())
@@ -566,6 +573,9 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       case v1::VF_PROVIDER_SHARED:
         out.lag.vf_provider = VfProviderSetting::kShared;
         break;
+      case v1::VF_PROVIDER_SRIOV:
+        out.lag.vf_provider = VfProviderSetting::kSriov;
+        break;
       default:
         return v.error({{"lag"}, {"vf_provider"}},
                        fmt::format("unknown provider {}", int(l.vf_provider())));
@@ -626,6 +636,13 @@ StatusOr<VfodConfig> validateDaemon(const v1::DaemonConfig& in, const Validator&
       auto hp = lag::parseHashPolicy(l.xmit_hash_policy());
       if (!hp.isOk()) return v.error({{"lag"}, {"xmit_hash_policy"}}, hp.status().message());
       out.lag.hash_policy = *hp;
+    }
+    if (l.has_sriov_bind_vfio()) out.lag.sriov_bind_vfio = l.sriov_bind_vfio();
+    if (!l.sriov_sysfs_root().empty()) {
+      if (l.sriov_sysfs_root()[0] != '/' || l.sriov_sysfs_root().find("/../") != std::string::npos)
+        return v.error({{"lag"}, {"sriov_sysfs_root"}},
+                       "'" + l.sriov_sysfs_root() + "' is not an absolute path without '..'");
+      out.lag.sriov_sysfs_root = l.sriov_sysfs_root();
     }
     if (l.software_vf_capacity() != 0) {
       if (l.software_vf_capacity() > 4096)

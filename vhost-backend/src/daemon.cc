@@ -29,7 +29,10 @@
 #include "vfo/hooks/reconcile_service.h"
 #include "vfo/netlink/netlink_socket.h"
 #include "vfo/sriov/software_vf_provider.h"
+#include "vfo/sriov/sriov_sysfs.h"
 #include "vfo/sriov/sysfs_io.h"
+#include "vfo/sriov/sysfs_sriov_provider.h"
+#include "vfo/sriov/vf_netlink.h"
 #include "vfo/vhost/api_backend.h"
 #include "vfo/vhost/control_queue.h"
 #include "vfo/vhost/eal.h"
@@ -408,9 +411,9 @@ class Daemon {
       // Parked software VFs and their uplinks (kept for fast port creation)
       // go away with vfod.
       dpdk.closeParked();
-      if (vf_provider_)
+      if (software_vfs_)
         for (const auto& m : config_.lag.members)
-          if (auto n = vf_provider_->purgeParked(m.netdev); !n.isOk())
+          if (auto n = software_vfs_->purgeParked(m.netdev); !n.isOk())
             kLog.warn("", "parked software VFs on {}: {}", m.netdev, n.status().toString());
       EalDpdkControl::setEventHandler(nullptr);
       (*relay)->stop();
@@ -418,7 +421,11 @@ class Daemon {
         if (Status st = dpdk.closeUplink(s.info); !st.isOk())
           kLog.warn("", "shared uplink {}: {}", s.info.device_name, st.toString());
     }
+    software_vfs_ = nullptr;
     vf_provider_.reset();
+    vf_netlink_.reset();
+    sriov_sysfs_.reset();
+    sysfs_io_.reset();
     vf_socket_.reset();
     probe_channel_.reset();
     link_socket_.reset();
@@ -427,8 +434,8 @@ class Daemon {
     return rc;
   }
 
-  // The LAG: a real rtnetlink socket for carrier, and for software VFs a
-  // second (unsubscribed) one for the macvlans.
+  // The LAG: a real rtnetlink socket for carrier, and for software or
+  // SR-IOV VFs a second (unsubscribed) one for the macvlans or the PFs.
   StatusOr<std::unique_ptr<LagController>> makeLag(PortManager& ports) {
     VFO_ASSIGN_OR_RETURN(link_socket_, netlink::RtNetlinkSocket::open());
     if (config_.lag.vf_provider == VfProviderSetting::kSoftware) {
@@ -438,7 +445,17 @@ class Daemon {
       o.proc_sys = &proc_sys_;
       o.park_on_reset = true;
       VFO_RETURN_IF_ERROR(sriov::SoftwareVfProvider::validate(o));
-      vf_provider_ = std::make_unique<sriov::SoftwareVfProvider>(*vf_socket_, o);
+      auto software = std::make_unique<sriov::SoftwareVfProvider>(*vf_socket_, o);
+      software_vfs_ = software.get();
+      vf_provider_ = std::move(software);
+    } else if (config_.lag.vf_provider == VfProviderSetting::kSriov) {
+      VFO_ASSIGN_OR_RETURN(vf_socket_, netlink::RtNetlinkSocket::open());
+      sysfs_io_ = std::make_unique<sriov::DirectorySysfsIo>(config_.lag.sriov_sysfs_root);
+      sriov_sysfs_ = std::make_unique<sriov::SriovSysfs>(*sysfs_io_);
+      vf_netlink_ = std::make_unique<sriov::VfNetlink>(*vf_socket_);
+      sriov::SysfsSriovOptions o;
+      o.bind_vfio = config_.lag.sriov_bind_vfio;
+      vf_provider_ = std::make_unique<sriov::SysfsSriovProvider>(*sriov_sysfs_, *vf_netlink_, o);
     }
     if (config_.lag.probe) {
       std::vector<std::string> netdevs;
@@ -551,11 +568,15 @@ class Daemon {
   std::vector<std::string> member_names_;
   std::string prefix_;
   uint64_t stats_seq_ = 0;
-  sriov::DirectorySysfsIo proc_sys_{"/proc/sys"};           // software VFs: disable_ipv6
-  std::unique_ptr<netlink::RtNetlinkSocket> link_socket_;   // carrier notifications
-  std::unique_ptr<netlink::RtNetlinkSocket> vf_socket_;     // software VF requests
-  std::unique_ptr<PacketProbeChannel> probe_channel_;       // path probes, if configured
-  std::unique_ptr<sriov::SoftwareVfProvider> vf_provider_;  // software VFs, if configured
+  sriov::DirectorySysfsIo proc_sys_{"/proc/sys"};          // software VFs: disable_ipv6
+  std::unique_ptr<netlink::RtNetlinkSocket> link_socket_;  // carrier notifications
+  std::unique_ptr<netlink::RtNetlinkSocket> vf_socket_;    // software VF requests
+  std::unique_ptr<PacketProbeChannel> probe_channel_;      // path probes, if configured
+  std::unique_ptr<sriov::DirectorySysfsIo> sysfs_io_;      // SR-IOV VFs: sysfs
+  std::unique_ptr<sriov::SriovSysfs> sriov_sysfs_;         // SR-IOV VFs: discovery
+  std::unique_ptr<sriov::VfNetlink> vf_netlink_;           // SR-IOV VFs: PF rtnetlink
+  std::unique_ptr<sriov::VfProvider> vf_provider_;         // software or SR-IOV VFs
+  sriov::SoftwareVfProvider* software_vfs_ = nullptr;      // vf_provider_ if software
 };
 
 }  // namespace

@@ -70,7 +70,14 @@ StatusOr<std::vector<std::string>> ealArguments(const VfodConfig& config, const 
   for (const auto& p : config.ports)
     for (const auto& d : p.uplink_devargs)
       if (isPciDevargs(d)) pci.insert(d.substr(0, d.find(',')));
-  if (pci.empty()) {
+  if (pci.empty() && config.lag.vf_provider == VfProviderSetting::kSriov) {
+    // VFs come and go with ports (rte_dev_probe rescans the PCI bus), so the
+    // bus stays on; an allow list that matches no device keeps EAL from
+    // taking every vfio-bound device at start (VFs passed through to VMs
+    // are bound to vfio-pci too).
+    args.push_back("-a");
+    args.push_back(std::string(kNoPciDevice));
+  } else if (pci.empty()) {
     args.push_back("--no-pci");
   } else {
     // Probe only the configured VFs at start; others come with rte_dev_probe.

@@ -103,9 +103,11 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(
     const VfodConfig& config, PortManager& ports, netlink::NetlinkSocket* links,
     sriov::VfProvider* vfs, const Clock& clock, ProbeChannel* probes) {
   VFO_ASSIGN_OR_RETURN(lag::LagRuntimeConfig rc, lagRuntimeConfigOf(config.lag));
-  const bool software = config.lag.vf_provider == VfProviderSetting::kSoftware;
-  if (software && vfs == nullptr)
-    return invalidArgument("lag.vf_provider: software VFs need a VF provider");
+  // Software and SR-IOV VFs come in pairs from sriov-manager.
+  const bool vf_pairs = config.lag.vf_provider == VfProviderSetting::kSoftware ||
+                        config.lag.vf_provider == VfProviderSetting::kSriov;
+  if (vf_pairs && vfs == nullptr)
+    return invalidArgument("lag.vf_provider: software and SR-IOV VFs need a VF provider");
   std::unique_ptr<LagController> self(new LagController(config, ports, clock));
   LagController* me = self.get();
   lag::LagRuntime::Callbacks cb;
@@ -142,12 +144,13 @@ StatusOr<std::unique_ptr<LagController>> LagController::create(
     };
     self->probe_ = std::make_unique<lag::ProbeMonitor>(pcb);
   }
-  if (software) {
+  if (vf_pairs) {
     sriov::PairGroupConfig pc;
     pc.name = config.lag.name;
     for (const auto& m : config.lag.members) pc.members.push_back(m.netdev);
     VFO_ASSIGN_OR_RETURN(sriov::VfPairManager pm, sriov::VfPairManager::create(pc, *vfs));
     self->pairs_.emplace(std::move(pm));
+    self->vf_kind_ = std::string(vfs->kind());
   }
   return self;
 }
@@ -222,11 +225,11 @@ sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) 
   std::map<std::string, sriov::VfConfig> desired;
   for (const auto& p : ports) desired[p.id] = vfConfigOf(p);
   sriov::AdoptReport r = pairs_->adopt(desired);
-  for (const auto& a : r.adopted) kLog.info("", "software VF adopted: {}", a);
-  for (const auto& a : r.configured) kLog.info("", "software VF configured: {}", a);
+  for (const auto& a : r.adopted) kLog.info("", "{} VF adopted: {}", vf_kind_, a);
+  for (const auto& a : r.configured) kLog.info("", "{} VF configured: {}", vf_kind_, a);
   for (const auto& a : r.foreign)
-    kLog.warn("", "software VF of no configured port left alone: {}", a);
-  for (const auto& a : r.failed) kLog.warn("", "software VF adoption failed: {}", a);
+    kLog.warn("", "{} VF of no configured port left alone: {}", vf_kind_, a);
+  for (const auto& a : r.failed) kLog.warn("", "{} VF adoption failed: {}", vf_kind_, a);
   return r;
 }
 
@@ -314,10 +317,13 @@ Status LagController::createPort(PortSettings settings, const PortOptions& optio
     settings.uplink_devargs.resize(pair->vfs.size());
     for (size_t m = 0; m < pair->vfs.size(); ++m) {
       std::string devargs = pair->vfs[m].devargs;
-      if (settings.queue_pairs > 1) devargs += fmt::format(",qpairs={}", settings.queue_pairs);
+      // net_af_packet takes its queue count in the devargs; PCI VFs are
+      // configured with it when opened.
+      if (settings.queue_pairs > 1 && devargs.rfind("net_af_packet", 0) == 0)
+        devargs += fmt::format(",qpairs={}", settings.queue_pairs);
       settings.uplink_devargs[m] = devargs;
-      kLog.info(fmt::format("[port {}]", id), "member {}: software VF {} ({})", member_names_[m],
-                pair->vfs[m].netdev, devargs);
+      kLog.info(fmt::format("[port {}]", id), "member {}: {} VF {} ({})", member_names_[m],
+                vf_kind_, pair->vfs[m].netdev, devargs);
     }
   }
   if (Status s = ports_.createPort(settings, options.initial); !s.isOk()) {

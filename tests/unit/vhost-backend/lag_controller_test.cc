@@ -12,11 +12,14 @@
 #include <set>
 
 #include "../lag-core/link_samples.h"
+#include "../sriov-manager/fake_rtnl.h"
+#include "../sriov-manager/fake_sysfs.h"
 #include "../sriov-manager/fake_vf_provider.h"
 #include "fake_dpdk.h"
 #include "vfo/base/ip_address.h"
 #include "vfo/lag/frames.h"
 #include "vfo/netlink/fake_netlink_socket.h"
+#include "vfo/sriov/sysfs_sriov_provider.h"
 #include "vfo/v1/config.pb.h"
 
 namespace vfo::vhost {
@@ -132,6 +135,31 @@ ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "000
   expectError(R"(lag { vf_provider: VF_PROVIDER_SHARED members { name: "pf0" netdev: "eth0" } }
 ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "0000:03:00.1" } })",
               "ports[0].uplinks[0]", "shared uplinks");
+}
+
+TEST(LagConfigTranslation, SriovVfsTakeTheirOptions) {
+  auto c = parse(R"(lag {
+  vf_provider: VF_PROVIDER_SRIOV
+  sriov_bind_vfio: false
+  sriov_sysfs_root: "/srv/fake-sys"
+  members { name: "pf0" netdev: "enp3s0f0" }
+})");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->lag.vf_provider, VfProviderSetting::kSriov);
+  EXPECT_FALSE(c->lag.sriov_bind_vfio);
+  EXPECT_EQ(c->lag.sriov_sysfs_root, "/srv/fake-sys");
+  auto d = parse(R"(lag { vf_provider: VF_PROVIDER_SRIOV members { name: "pf0" netdev: "e0" } })");
+  ASSERT_TRUE(d.isOk());
+  EXPECT_TRUE(d->lag.sriov_bind_vfio) << "binding to vfio-pci is the default";
+  EXPECT_EQ(d->lag.sriov_sysfs_root, "/sys");
+  expectError(R"(lag { vf_provider: VF_PROVIDER_SRIOV members { name: "pf0" } })",
+              "lag.members[0].netdev", "is required with SR-IOV VFs");
+  expectError(R"(lag { vf_provider: VF_PROVIDER_SRIOV sriov_sysfs_root: "sys"
+                       members { name: "pf0" netdev: "e0" } })",
+              "lag.sriov_sysfs_root", "absolute path");
+  expectError(R"(lag { vf_provider: VF_PROVIDER_SRIOV members { name: "pf0" netdev: "eth0" } }
+ports { id: "vm1" mac: "52:54:00:00:00:01" uplinks { member: "pf0" devargs: "0000:03:00.1" } })",
+              "ports[0].uplinks[0]", "SR-IOV VFs");
 }
 
 TEST(LagConfigTranslation, SharedUplinksNeedNoVfProvider) {
@@ -298,6 +326,79 @@ TEST_F(LagControllerTest, PortGetsOneVfPerMemberAndOpensTheirDevargs) {
   EXPECT_EQ(steeredTo("vm1"), 0u);
   ASSERT_TRUE(lc_->portIndex("vm1").has_value());
   EXPECT_EQ(lc_->createPort(port("vm1", "52:54:00:00:00:01")).code(), StatusCode::kAlreadyExists);
+}
+
+// VF_PROVIDER_SRIOV as vfod wires it: sriov-manager's sysfs provider (a
+// fake sysfs tree, the PFs' rtnetlink played by FakeRtnl) gives each port a
+// real VF per member, bound to vfio-pci and opened by its PCI address;
+// deleting the port opens nothing more and returns both VFs clean.
+TEST(LagControllerSriov, PortsGetRealVfsOpenedByPciAddress) {
+  auto c = parse(R"(lag {
+  vf_provider: VF_PROVIDER_SRIOV
+  members { name: "pf0" netdev: "eth0" }
+  members { name: "pf1" netdev: "eth1" }
+})");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  sriov::testing::FakeSysfsTree tree;
+  tree.addDriver("vfio-pci");
+  tree.addPf("eth0", "0000:3b:00.0", 8);
+  tree.addPf("eth1", "0000:5e:00.0", 8);
+  sriov::testing::KernelLikeSysfsIo io{tree};
+  sriov::SriovSysfs sysfs{io};
+  ASSERT_TRUE(sysfs.setNumVfs("eth0", 2, {}).isOk());
+  ASSERT_TRUE(sysfs.setNumVfs("eth1", 2, {}).isOk());
+  FakeClock clock{TimePoint{1000s}};
+  netlink::FakeNetlinkSocket vf_sock{clock};
+  sriov::testing::FakeRtnl rtnl{vf_sock};
+  rtnl.addPf("eth0", "3c:fd:fe:a0:00:10", 2);
+  rtnl.addPf("eth1", "3c:fd:fe:a0:00:11", 2);
+  sriov::VfNetlink nl{vf_sock};
+  sriov::SysfsSriovOptions so;
+  so.bind_vfio = c->lag.sriov_bind_vfio;
+  sriov::SysfsSriovProvider vfs(sysfs, nl, so);
+
+  CallLog log;
+  FakeDpdkControl dpdk{log};
+  FakeDatapath dp{log};
+  PortManager pm(dpdk, dp, PortManager::Options{c->sockets, c->lag, c->datapath, {}});
+  dpdk.handler = &pm;
+  netlink::FakeNetlinkSocket link_sock{clock};
+  link_sock.setDumpReply(RTM_GETLINK,
+                         {lag::msg(lag::up(10, "eth0")), lag::msg(lag::up(11, "eth1"))});
+  auto lc = LagController::create(*c, pm, &link_sock, &vfs, clock, nullptr);
+  ASSERT_TRUE(lc.isOk()) << lc.status().toString();
+  ASSERT_TRUE((*lc)->start().isOk());
+  ASSERT_TRUE((*lc)->onReadable(clock.now()).isOk());
+
+  auto settings = portFromProto(
+      [] {
+        v1::PortConfig p;
+        p.set_id("vm1");
+        p.set_mac("52:54:00:00:00:01");
+        p.set_queue_pairs(2);
+        return p;
+      }(),
+      c->sockets, c->lag);
+  ASSERT_TRUE(settings.isOk()) << settings.status().toString();
+  ASSERT_TRUE((*lc)->createPort(*settings).isOk());
+  const std::string vf0 = sriov::testing::FakeSysfsTree::vfPci("0000:3b:00.0", 0);
+  const std::string vf1 = sriov::testing::FakeSysfsTree::vfPci("0000:5e:00.0", 0);
+  // Opened by PCI address, with no af_packet options for the two queues.
+  EXPECT_THAT(log.calls, Contains("open " + vf0));
+  EXPECT_THAT(log.calls, Contains("open " + vf1));
+  ASSERT_EQ(dpdk.open_requests.size(), 2u);
+  EXPECT_EQ(dpdk.open_requests[0].devargs, vf0);
+  EXPECT_EQ(dpdk.open_requests[0].queue_pairs, 2);
+  EXPECT_EQ(rtnl.vf("eth0", 0).mac.toString(), "52:54:00:00:00:01");
+  EXPECT_EQ(rtnl.vf("eth1", 0).mac.toString(), "52:54:00:00:00:01");
+  EXPECT_TRUE(rtnl.vf("eth0", 0).spoof_check);
+  EXPECT_EQ(tree.boundDriver(vf0), "vfio-pci");
+
+  ASSERT_TRUE((*lc)->deletePort("vm1").isOk());
+  EXPECT_TRUE(rtnl.vf("eth0", 0).mac.isZero());
+  EXPECT_TRUE(rtnl.vf("eth1", 0).mac.isZero());
+  EXPECT_NE(tree.boundDriver(vf0), "vfio-pci") << "back to its own driver";
+  EXPECT_EQ(dpdk.open_ports.size(), 0u);
 }
 
 TEST_F(LagControllerTest, CarrierLossSwitchesAnnouncesOnTheSurvivorAndRecordsTheTimeline) {

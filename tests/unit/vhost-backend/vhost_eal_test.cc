@@ -66,6 +66,18 @@ TEST(VhostEal, PciUplinksAreAllowListed) {
   EXPECT_THAT(*args, Contains("0000:03:00.2"));
 }
 
+TEST(VhostEal, SriovVfsKeepThePciBusButProbeNothingAtStart) {
+  VfodConfig c;
+  c.eal.worker_lcores = {1};
+  c.lag.vf_provider = VfProviderSetting::kSriov;
+  auto args = ealArguments(c, HostFacts{});
+  ASSERT_TRUE(args.isOk());
+  EXPECT_THAT(*args, Not(Contains("--no-pci")));
+  EXPECT_THAT(*args, Contains(std::string(kNoPciDevice)));
+  c.lag.vf_provider = VfProviderSetting::kShared;
+  EXPECT_THAT(*ealArguments(c, HostFacts{}), Contains("--no-pci"));
+}
+
 TEST(VhostRelay, IdleBackoffDoublesUpToTheMaximum) {
   using std::chrono::microseconds;
   const Duration max = microseconds(100);

@@ -122,6 +122,7 @@ enum class VfProviderSetting : uint8_t {
   kNetdev,    // none made: ports open the member netdev or their own devargs
   kSoftware,  // sriov-manager software VFs: a macvlan per port and member
   kShared,    // one shared uplink per member, demultiplexed by destination MAC
+  kSriov,     // sriov-manager sysfs provider: a real VF per port and member
 };
 
 inline constexpr Duration kDefaultVmFailbackDelay = std::chrono::seconds(1);
@@ -138,7 +139,9 @@ struct LagSettings {
   std::optional<Duration> vm_failback_delay = kDefaultVmFailbackDelay;  // nullopt = stay
   VfProviderSetting vf_provider = VfProviderSetting::kNetdev;           // backing VFs
   uint32_t software_vf_capacity = kDefaultSoftwareVfCapacity;           // macvlan slots per member
-  std::optional<ProbeSettings> probe;  // path probing; nullopt = carrier alone decides
+  bool sriov_bind_vfio = true;            // kSriov: bind VFs to vfio-pci before opening them
+  std::string sriov_sysfs_root = "/sys";  // kSriov: where sysfs is mounted
+  std::optional<ProbeSettings> probe;     // path probing; nullopt = carrier alone decides
   lag::HashPolicy hash_policy = lag::HashPolicy::kLayer2;  // balance-flow hash
 };
 

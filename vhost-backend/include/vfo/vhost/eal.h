@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vfo/base/status.h"
@@ -28,11 +29,16 @@ HostFacts probeHostFacts();
 // The EAL file prefix: the configured one or "vfod-<pid>".
 std::string effectiveFilePrefix(const VfodConfig& config, const HostFacts& facts);
 
+// A PCI address no machine has (domain ffff): with SR-IOV VFs and no PCI
+// uplink in the config, `-a kNoPciDevice` keeps the PCI bus on for
+// rte_dev_probe while EAL probes nothing at start.
+inline constexpr std::string_view kNoPciDevice = "ffff:ff:1f.7";
+
 // argv for rte_eal_init (argv[0] = "vfod"): --file-prefix, -l with the main
 // and worker lcores, --main-lcore, memory (-m, plus --no-huge without
-// hugepages), --no-pci unless an uplink is a PCI device (then -a for each),
-// --no-telemetry. FAILED_PRECONDITION when hugepages are required but none
-// are mounted or free.
+// hugepages), --no-pci unless an uplink is a PCI device (then -a for each)
+// or the LAG uses SR-IOV VFs (then -a kNoPciDevice), --no-telemetry. FAILED_PRECONDITION when
+// hugepages are required but none are mounted or free.
 StatusOr<std::vector<std::string>> ealArguments(const VfodConfig& config, const HostFacts& facts);
 
 // rte_eal_init(args). UNAVAILABLE with DPDK's reason on failure.

@@ -175,7 +175,8 @@ class LagController final : public LearnerSink {
   const Clock& clock_;
   std::vector<std::string> member_names_;      // by MemberId
   std::unique_ptr<lag::LagRuntime> runtime_;   // lag-core assembled
-  std::optional<sriov::VfPairManager> pairs_;  // software VFs; empty otherwise
+  std::optional<sriov::VfPairManager> pairs_;  // software or SR-IOV VFs; empty otherwise
+  std::string vf_kind_;                        // their provider's kind() (logs)
   ProbeChannel* probe_channel_ = nullptr;      // with lag.probe
   std::unique_ptr<lag::ProbeMonitor> probe_;   // with lag.probe
   std::unique_ptr<FlowSelector> flow_;         // balance-flow: what the ports use now
