@@ -215,4 +215,25 @@ AdoptReport VfPairManager::adopt(const std::map<std::string, VfConfig>& desired)
   return report;
 }
 
+void VfPairManager::reclaimForeign(AdoptReport* report) {
+  report->foreign.clear();
+  for (const auto& pf : config_.members) {
+    auto vfs = provider_->list(pf);
+    if (!vfs.isOk()) {
+      report->failed.push_back(vfs.status().toString());
+      continue;
+    }
+    for (const auto& vf : *vfs) {
+      if (!vf.inUse() || !usedBy(vf.ref).empty()) continue;
+      std::string what = fmt::format("{} mac {}", vf.ref.toString(), vf.config.mac.toString());
+      if (Status s = provider_->reset(vf.ref); !s.isOk()) {
+        report->failed.push_back(fmt::format("reset of {}: {}", what, s.toString()));
+        report->foreign.push_back(std::move(what));
+        continue;
+      }
+      report->reclaimed.push_back(std::move(what));
+    }
+  }
+}
+
 }  // namespace vfo::sriov

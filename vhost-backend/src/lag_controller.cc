@@ -222,6 +222,11 @@ sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) 
   std::map<std::string, sriov::VfConfig> desired;
   for (const auto& p : ports) desired[p.id] = vfConfigOf(p);
   sriov::AdoptReport r = pairs_->adopt(desired);
+  // vfod owns every software VF on its members: one that no port claims was
+  // left by a deletion cut off by a crash (the port was already gone from
+  // the desired state). Park it, or it would hold its MAC forever.
+  pairs_->reclaimForeign(&r);
+  for (const auto& a : r.reclaimed) kLog.info("", "software VF of no port reclaimed: {}", a);
   for (const auto& a : r.adopted) kLog.info("", "software VF adopted: {}", a);
   for (const auto& a : r.configured) kLog.info("", "software VF configured: {}", a);
   for (const auto& a : r.foreign)
