@@ -269,6 +269,18 @@ class ApiServer::Service final : public v1::Vfo::Service {
       revert(before);
       return toGrpc(lag.status());
     }
+    // A new primary / reselect / failback policy reselects the active member
+    // and so ends the operator's SetActiveMember choice (as a link change
+    // does). Keep what a restart restores equal to what runs now: the
+    // member the reselection left active becomes the persisted one.
+    if (!next.forced_active_member.empty() && lag->active_member != next.forced_active_member) {
+      next.forced_active_member = lag->active_member;
+      if (Status s = store_.save(next); !s)
+        kLog.error("[lag]",
+                   "cannot record the active member {} after the reselection: {}; a restart "
+                   "makes {} active again",
+                   lag->active_member, s.toString(), before.forced_active_member);
+    }
     registry_.replace(std::move(next));
     kLog.info("[lag]", "settings updated (uid {})", callerUid(ctx));
     toProto(*lag, resp);
