@@ -337,6 +337,46 @@ Call drawCall(std::mt19937& rng) {
   return c;
 }
 
+// Calls with fixed arguments, for the regression tests.
+Call createCall(const std::string& id, const std::string& mac, uint32_t vlan,
+                const std::string& pin = "") {
+  Call c;
+  c.kind = Kind::kCreate;
+  c.create.mutable_spec()->set_port_id(id);
+  c.create.mutable_spec()->set_mac(mac);
+  c.create.mutable_spec()->set_vlan(vlan);
+  c.create.mutable_spec()->set_pinned_member(pin);
+  c.text = "CreatePort " + id + " mac " + mac + " vlan " + std::to_string(vlan) +
+           (pin.empty() ? "" : " pin " + pin);
+  return c;
+}
+Call deleteCall(const std::string& id) {
+  Call c;
+  c.kind = Kind::kDelete;
+  c.remove.set_port_id(id);
+  c.text = "DeletePort " + id;
+  return c;
+}
+Call setActiveCall(const std::string& member) {
+  Call c;
+  c.kind = Kind::kSetActive;
+  c.set_active.set_member(member);
+  c.text = "SetActiveMember '" + member + "'";
+  return c;
+}
+// UpdateLag of one field: "updelay" (ms = value), "primary" or "mode"
+// (balance-vm).
+Call updateLagCall(const std::string& field, const std::string& value) {
+  Call c;
+  c.kind = Kind::kUpdateLag;
+  c.lag.add_update_fields(field);
+  if (field == "updelay") setMs(c.lag.mutable_settings()->mutable_updelay(), std::stoll(value));
+  if (field == "primary") c.lag.mutable_settings()->set_primary(value);
+  if (field == "mode") c.lag.mutable_settings()->set_mode(v1::LAG_MODE_BALANCE_VM);
+  c.text = "UpdateLag " + field + " " + value;
+  return c;
+}
+
 Prediction predict(const Model& m, const Call& c) {
   using grpc::StatusCode;
   Prediction p{StatusCode::OK, m};
@@ -777,6 +817,30 @@ class VfodModelTest : public ::testing::Test {
     return next;
   }
 
+  // Issues `c` from a thread and SIGKILLs vfod at `moment` (or once the
+  // call has returned, if it never gets there). Returns the call's answer.
+  Answer callAndKill(StateDirWatch& watch, const Call& c, KillMoment moment,
+                     std::chrono::microseconds offset) {
+    watch.drain();
+    std::atomic<bool> done{false};
+    Answer a;
+    std::thread t([&] {
+      a = issue(*stub_, c);
+      done = true;
+    });
+    if (moment == KillMoment::kTempFile) {
+      watch.waitFor(IN_CREATE, kStateTempPrefix, done, 10s);
+    } else if (moment == KillMoment::kStateRenamed) {
+      if (watch.waitFor(IN_MOVED_TO, kStateFile, done, 10s))
+        std::this_thread::sleep_for(offset);  // a random point inside the backend's work
+    } else {
+      std::this_thread::sleep_for(offset);  // a random point, maybe before the request is read
+    }
+    vfod_->kill();
+    t.join();
+    return a;
+  }
+
   MiniLab lab_;
   TempDir dir_;
   std::unique_ptr<Vfod> vfod_;
@@ -842,23 +906,7 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
                                                                         : 0);
     note(c.text + " -- SIGKILL at " + kKillMomentNames[int(moment)]);
     ++moments[int(moment)];
-    watch.drain();
-    std::atomic<bool> done{false};
-    Answer a;
-    std::thread t([&] {
-      a = issue(*stub_, c);
-      done = true;
-    });
-    if (moment == KillMoment::kTempFile) {
-      watch.waitFor(IN_CREATE, kStateTempPrefix, done, 10s);
-    } else if (moment == KillMoment::kStateRenamed) {
-      if (watch.waitFor(IN_MOVED_TO, kStateFile, done, 10s))
-        std::this_thread::sleep_for(offset);  // a random point inside the backend's work
-    } else {
-      std::this_thread::sleep_for(offset);  // a random point, maybe before the request is read
-    }
-    vfod_->kill();
-    t.join();
+    const Answer a = callAndKill(watch, c, moment, offset);
     ++calls;
     ++codes[a.status.error_code()];
     history_.back() +=
@@ -904,6 +952,99 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
   RecordProperty("calls", calls);
   RecordProperty("kills", kills);
   RecordProperty("restarts", restarts_);
+}
+
+// Regression: a DeletePort cut off by SIGKILL after vfod wrote the state
+// without the port (its VFs half parked) left the port's macvlans in use
+// with the guest MAC forever: the restarted vfod adopted only desired
+// ports and left the rest alone. It now parks them at start.
+TEST_F(VfodModelTest, DeletePortCutOffAfterTheStateWasWrittenLeaksNoVf) {
+  ASSERT_TRUE(vfod_->start());
+  connect();
+  StateDirWatch watch(dir_.path + "/state");
+  initial_lag_ = lagOf(getLag().settings());
+  Model model;
+  model.lag = initial_lag_;
+  bool reclaimed = false;
+  for (int attempt = 0; attempt < 5 && !reclaimed && !HasFailure(); ++attempt) {
+    const Call create = createCall("vm0/net0", kMacs[0], 10);
+    note(create.text);
+    model = settle(model, create, predict(model, create), issue(*stub_, create));
+    const Call del = deleteCall("vm0/net0");
+    const Prediction p = predict(model, del);
+    note(del.text + " -- SIGKILL when the state file is renamed");
+    const Answer a = callAndKill(watch, del, KillMoment::kStateRenamed, {});
+    std::optional<Model> alternative;
+    if (cutOff(a.status))
+      alternative = p.after;
+    else
+      model = settle(model, del, p, a);
+    const int applied = cut_off_applied_;
+    model = restartAndCheck(model, alternative, "attempt " + std::to_string(attempt));
+    if (alternative) {
+      EXPECT_EQ(cut_off_applied_, applied + 1) << "the deletion is written before VFs are reset";
+    }
+    reclaimed = vfod_->log().find("software VF of no port reclaimed") != std::string::npos;
+  }
+  EXPECT_TRUE(reclaimed) << "no DeletePort was cut off while its VFs were being reset";
+}
+
+// Regression: the operator's SetActiveMember choice stayed in the state
+// file after an UpdateLag reselection had made another member active, so a
+// restart switched the LAG back to the old choice.
+TEST_F(VfodModelTest, ReselectionAfterSetActiveMemberSurvivesARestart) {
+  ASSERT_TRUE(vfod_->start());
+  connect();
+  initial_lag_ = lagOf(getLag().settings());
+  Model model;
+  model.lag = initial_lag_;
+  Call failback_off = updateLagCall("failback", "");
+  failback_off.lag.mutable_settings()->set_failback(false);
+  failback_off.text = "UpdateLag failback off";
+  Call failback_on = updateLagCall("failback", "");
+  failback_on.lag.mutable_settings()->set_failback(true);
+  failback_on.text = "UpdateLag failback on";
+  for (const Call& c : {failback_off, setActiveCall("pf1"), failback_on}) {
+    note(c.text);
+    model = settle(model, c, predict(model, c), issue(*stub_, c));
+  }
+  ASSERT_EQ(model.forced, std::optional<std::string>("pf0"))
+      << "failback on reselects the primary pf0 (the scenario needs a moved member)";
+  note("-- SIGKILL between calls");
+  vfod_->kill();
+  model = restartAndCheck(model, std::nullopt, "after the reselection");
+}
+
+// Regression: a call vfod refused (a member name only vfod can judge, a
+// mode it cannot change while running) was written to the state file
+// first and written back after the refusal; a SIGKILL in between left the
+// refused request in the file, and the restart lost every LAG setting (or
+// the operator's member, or kept an unrestorable port). vfod now checks
+// such calls before the write: the call is answered, nothing is written,
+// the restarted vfod holds the previous state.
+TEST_F(VfodModelTest, RefusedCallCutOffAfterTheStateWasWrittenChangesNothing) {
+  ASSERT_TRUE(vfod_->start());
+  connect();
+  StateDirWatch watch(dir_.path + "/state");
+  initial_lag_ = lagOf(getLag().settings());
+  Model model;
+  model.lag = initial_lag_;
+  for (const Call& c : {setActiveCall("pf1"), updateLagCall("updelay", "20"),
+                        createCall("vm0/net0", kMacs[0], 10)}) {
+    note(c.text);
+    model = settle(model, c, predict(model, c), issue(*stub_, c));
+  }
+  for (const Call& c : {updateLagCall("primary", "pf7"), setActiveCall("pf9"),
+                        createCall("vm1/net0", kMacs[1], 0, "pf7"), updateLagCall("mode", "")}) {
+    const Prediction p = predict(model, c);
+    ASSERT_NE(p.code, grpc::StatusCode::OK) << c.text;
+    note(c.text + " -- SIGKILL when the state file is renamed");
+    const Answer a = callAndKill(watch, c, KillMoment::kStateRenamed, {});
+    // Refused before anything was written: the call was answered, not cut off.
+    EXPECT_FALSE(cutOff(a.status)) << c.text << ": " << a.status.error_message();
+    if (!cutOff(a.status)) model = settle(model, c, p, a);
+    model = restartAndCheck(model, std::nullopt, c.text);
+  }
 }
 
 }  // namespace
