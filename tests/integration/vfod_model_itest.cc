@@ -567,10 +567,10 @@ class StateDirWatch {
 enum class KillMoment : uint8_t {
   kRandomDelay,   // 0..3 ms after the call was started from its thread
   kTempFile,      // as soon as vfod creates the state file's temp file
-  kStateRenamed,  // 0..30 ms after the new state file is in place (backend at work)
+  kStateRenamed,  // 0..15 ms after the new state file is in place (backend at work)
 };
 constexpr const char* kKillMomentNames[] = {"random 0-3 ms", "temp file created",
-                                            "state file renamed + 0-30 ms"};
+                                            "state file renamed + 0-15 ms"};
 
 // A macvlan on one of the lab members, as `ip -o link` shows it.
 struct Macvlan {
@@ -857,7 +857,7 @@ class VfodModelTest : public ::testing::Test {
 TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
   seed_ = std::random_device{}();
   if (const char* s = std::getenv("VFO_MODEL_SEED")) seed_ = std::strtoull(s, nullptr, 0);
-  int rounds = 24;
+  int rounds = 50;
   if (const char* s = std::getenv("VFO_MODEL_ROUNDS")) rounds = std::atoi(s);
   std::cout << "[ seed ] VFO_MODEL_SEED=" << seed_ << " (rounds " << rounds << ")" << std::endl;
   RecordProperty("seed", std::to_string(seed_));
@@ -902,7 +902,7 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
     const auto moment = KillMoment(rng() % 3);
     const auto offset =
         std::chrono::microseconds(moment == KillMoment::kRandomDelay    ? rng() % 3000
-                                  : moment == KillMoment::kStateRenamed ? rng() % 30000
+                                  : moment == KillMoment::kStateRenamed ? rng() % 15000
                                                                         : 0);
     note(c.text + " -- SIGKILL at " + kKillMomentNames[int(moment)]);
     ++moments[int(moment)];
