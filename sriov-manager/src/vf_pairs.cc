@@ -72,8 +72,9 @@ StatusOr<VfState> VfPairManager::pickVf(size_t m, const VfConfig& want, bool* al
   for (const auto& vf : vfs) {
     if (!usedBy(vf.ref).empty()) continue;
     if (vf.inUse() && vf.config.mac == want.mac) {
-      // Configured for this MAC before (a restart, or an interrupted create).
-      *already_configured = vf.config == want;
+      // Configured for this MAC before (a restart, or an interrupted create);
+      // a VF left down by an interrupted step is configured again.
+      *already_configured = vf.config == want && !vf.netdev_down;
       return vf;
     }
     if (!vf.inUse() && vf.parked_mac && *vf.parked_mac == want.mac) {

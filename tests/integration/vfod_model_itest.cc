@@ -578,6 +578,7 @@ struct Macvlan {
   std::string lower;  // the member netdev
   std::string mac;    // link/ether
   std::string alias;  // IFLA_IFALIAS record ("vfo-swvf ...")
+  bool up = false;    // IFF_UP
 };
 
 class VfodModelTest : public ::testing::Test {
@@ -618,6 +619,10 @@ class VfodModelTest : public ::testing::Test {
       m.name = names.substr(0, at);
       m.lower = names.substr(at + 1, names.size() - at - 2);
       if (m.lower != lab_.pf0 && m.lower != lab_.pf1) continue;
+      const auto open = line.find('<'), close = line.find('>');
+      if (open != std::string::npos && close != std::string::npos && open < close)
+        m.up =
+            ("," + line.substr(open + 1, close - open - 1) + ",").find(",UP,") != std::string::npos;
       if (auto p = line.find("link/ether "); p != std::string::npos)
         m.mac = line.substr(p + 11, 17);
       if (auto p = line.find("alias "); p != std::string::npos) {
@@ -645,6 +650,8 @@ class VfodModelTest : public ::testing::Test {
       ++total[v.lower];
       if (v.alias.find("parked") != std::string::npos) continue;
       in_use[v.lower].insert(v.mac);
+      EXPECT_TRUE(v.up) << when << ": in-use software VF " << v.name << " (" << v.mac
+                        << ") is down: its port's uplink cannot receive";
       const ModelPort* port = nullptr;
       for (const auto& [id, p] : m.ports)
         if (p.mac == v.mac) port = &p;
@@ -987,6 +994,33 @@ TEST_F(VfodModelTest, DeletePortCutOffAfterTheStateWasWrittenLeaksNoVf) {
     reclaimed = vfod_->log().find("software VF of no port reclaimed") != std::string::npos;
   }
   EXPECT_TRUE(reclaimed) << "no DeletePort was cut off while its VFs were being reset";
+}
+
+// Regression: a CreatePort on parked VFs writes each macvlan's record and
+// then sets it up; a SIGKILL between the two left a macvlan with the port's
+// record but down. The restarted vfod took it as ready, and opening the
+// uplink on a down netdev failed (af_packet's PACKET_FANOUT answers EINVAL
+// on an unbound socket): the port was not restored. The kernel state of
+// that moment is made here directly (kill, then set the macvlan down).
+TEST_F(VfodModelTest, VfLeftDownByACutOffConfigureIsBroughtUpAtRestart) {
+  ASSERT_TRUE(vfod_->start());
+  connect();
+  initial_lag_ = lagOf(getLag().settings());
+  Model model;
+  model.lag = initial_lag_;
+  const Call create = createCall("vm0/net0", kMacs[0], 10);
+  note(create.text);
+  model = settle(model, create, predict(model, create), issue(*stub_, create));
+  note("-- SIGKILL between calls, then one of the port's macvlans set down");
+  vfod_->kill();
+  std::string down;
+  for (const Macvlan& v : macvlans())
+    if (v.lower == lab_.pf1 && v.mac == kMacs[0]) down = v.name;
+  ASSERT_FALSE(down.empty());
+  ASSERT_TRUE(vfo::testing::sh("ip link set " + down + " down").ok());
+  model = restartAndCheck(model, std::nullopt, "after the restart");
+  EXPECT_NE(vfod_->log().find("software VF configured: vm0/net0"), std::string::npos)
+      << vfod_->log();
 }
 
 // Regression: the operator's SetActiveMember choice stayed in the state

@@ -439,6 +439,31 @@ TEST_F(SoftwareVfTest, PairsAndAdoptionAfterRestart) {
   EXPECT_EQ(rtnl.link("vfo2bs0"), nullptr);
 }
 
+TEST_F(SoftwareVfTest, AdoptionBringsUpAVfLeftDownBetweenTwoSteps) {
+  SoftwareVfOptions o = opts();
+  o.park_on_reset = true;
+  SoftwareVfProvider p(sock, o);
+  auto mgr = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, p);
+  ASSERT_TRUE(mgr.isOk());
+  ASSERT_TRUE(mgr->createPort("vm1/net0", cfg("52:54:00:00:01:01", 100)).isOk());
+  // A configure of a parked slot writes the record, then sets it up: a
+  // crash in between leaves the record of the port on a down macvlan.
+  rtnl.link("vfo2as0")->flags &= ~uint32_t(IFF_UP);
+  auto vfs = p.list("l1-pf0");
+  ASSERT_TRUE(vfs.isOk());
+  EXPECT_TRUE((*vfs)[0].inUse());
+  EXPECT_TRUE((*vfs)[0].netdev_down);
+
+  SoftwareVfProvider restarted(sock, o);
+  auto mgr2 = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, restarted);
+  AdoptReport rep = mgr2->adopt({{"vm1/net0", cfg("52:54:00:00:01:01", 100)}});
+  EXPECT_TRUE(rep.failed.empty()) << rep.failed.front();
+  EXPECT_EQ(rep.adopted, std::vector<std::string>{"vm1/net0 on l1-pf1/vf0"});
+  EXPECT_EQ(rep.configured, std::vector<std::string>{"vm1/net0 on l1-pf0/vf0"});
+  EXPECT_TRUE(rtnl.link("vfo2as0")->flags & IFF_UP) << "configured again: up";
+  EXPECT_EQ(rtnl.link("vfo2as0")->mac.toString(), "52:54:00:00:01:01");
+}
+
 TEST_F(SoftwareVfTest, ReclaimForeignResetsOnlyTheVfsNoPortHolds) {
   SoftwareVfProvider p(sock, opts());
   auto mgr = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, p);
