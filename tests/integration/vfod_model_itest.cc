@@ -16,9 +16,10 @@
 //    GetLag (settings; the operator's active member) and Health equal the
 //    model; no temp file is left in the state directory; the in-use
 //    software VFs (macvlans named as parseSoftwareVfName() expects, record
-//    not "parked") on each member are exactly one per model port, with its
-//    MAC and VLAN record, and no member holds more macvlans than the pool
-//    has MACs.
+//    not "parked") on each member are exactly one per model port, up, with
+//    its MAC and VLAN record, and no member holds more macvlans than the
+//    pool has MACs.
+// Four more tests pin the bugs this test found (see docs/api.md).
 //
 // Replay: the seed is printed; VFO_MODEL_SEED=<n> reruns that sequence
 // (the kill moments of in-flight calls depend on timing, so a replay takes
