@@ -798,13 +798,43 @@ class VfodModelTest : public ::testing::Test {
     }
     restart_time_ += std::chrono::steady_clock::now() - t0;
     ++restarts_;
+    // See fanoutCollision(): a new pid gives new fanout ids.
+    for (int retry = 0; retry < 3 && fanoutCollision(); ++retry) {
+      std::cout << "[ note ] " << when
+                << ": an uplink could not join its af_packet fanout group (an id another "
+                   "process holds); starting vfod again"
+                << std::endl;
+      vfod_->kill();
+      if (!vfod_->start()) {
+        ADD_FAILURE() << when << ": vfod did not start again\n" << trace();
+        return chosen;
+      }
+    }
     connect();
     checkVfod(chosen, when);
     return chosen;
   }
 
   // Checks an answer against the prediction; returns the model after it.
+  // DPDK's net_af_packet joins every socket it opens to the fanout group
+  // (pid ^ ifindex) & 0xffff, and fanout ids are global to the network
+  // namespace: when another process (another vfod or testpmd on this shared
+  // machine) holds a group with that id on another netdev, PACKET_FANOUT
+  // answers EINVAL and the uplink does not open. Not vfod's doing, and not
+  // something it can avoid; seen about once in 700 restarts while other
+  // builders ran vfod tests. Counted and reported.
+  bool fanoutCollision() {
+    if (vfod_->log().find("could not set PACKET_FANOUT") == std::string::npos) return false;
+    ++fanout_collisions_;
+    return true;
+  }
+
   Model settle(const Model& model, const Call& c, const Prediction& p, const Answer& a) {
+    if (c.kind == Kind::kCreate && p.code == grpc::StatusCode::OK &&
+        a.status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        a.status.error_message().find("rte_dev_probe failed") != std::string::npos &&
+        fanoutCollision())
+      return model;  // refused, so nothing changed (the next restart checks it)
     EXPECT_EQ(a.status.error_code(), p.code) << c.text << ": '" << a.status.error_message() << "'\n"
                                              << describe(model) << "\n"
                                              << trace() << vfod_->log();
@@ -857,8 +887,9 @@ class VfodModelTest : public ::testing::Test {
   std::deque<std::string> history_;  // the last calls, for failure messages
   ModelLag initial_lag_;             // from vfod's config
   int restarts_ = 0;
-  int cut_off_ = 0;          // calls the kill cut off (outcome unknown to the client)
-  int cut_off_applied_ = 0;  // of those, found applied after the restart
+  int fanout_collisions_ = 0;  // see fanoutCollision()
+  int cut_off_ = 0;            // calls the kill cut off (outcome unknown to the client)
+  int cut_off_applied_ = 0;    // of those, found applied after the restart
   std::chrono::steady_clock::duration restart_time_{0};
 };
 
@@ -955,7 +986,8 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
             << moments[1] << " " << kKillMomentNames[1] << ", " << moments[2] << " "
             << kKillMomentNames[2] << "), " << cut_off_ << " calls cut off (" << cut_off_applied_
             << " found applied), " << restarts_ << " restarts (mean "
-            << (restarts_ ? ms(restart_time_) / restarts_ : 0) << " ms to running), total "
+            << (restarts_ ? ms(restart_time_) / restarts_ : 0) << " ms to running), "
+            << fanout_collisions_ << " af_packet fanout id collisions with other processes, total "
             << ms(std::chrono::steady_clock::now() - started) << " ms" << std::endl;
   RecordProperty("calls", calls);
   RecordProperty("kills", kills);
