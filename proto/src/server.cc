@@ -116,6 +116,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
       toProto(*port, resp);
       return grpc::Status::OK;
     }
+    VFO_GRPC_RETURN_IF_ERROR(backend_.checkPort(*spec));
     const DesiredState before = registry_.state();
     PortRegistry next = registry_;
     next.put(*spec);
@@ -205,6 +206,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
       toProto(*port, resp);
       return grpc::Status::OK;
     }
+    VFO_GRPC_RETURN_IF_ERROR(backend_.checkPort(update->updated));
     const DesiredState before = registry_.state();
     PortRegistry next = registry_;
     next.put(update->updated);
@@ -260,6 +262,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
     }
     auto settings = applyLagUpdate(*req, current);
     if (!settings) return toGrpc(settings.status());
+    VFO_GRPC_RETURN_IF_ERROR(backend_.checkLag(*settings));
     const DesiredState before = registry_.state();
     DesiredState next = before;
     next.lag = *settings;
@@ -268,6 +271,18 @@ class ApiServer::Service final : public v1::Vfo::Service {
     if (!lag) {
       revert(before);
       return toGrpc(lag.status());
+    }
+    // A new primary / reselect / failback policy reselects the active member
+    // and so ends the operator's SetActiveMember choice (as a link change
+    // does). Keep what a restart restores equal to what runs now: the
+    // member the reselection left active becomes the persisted one.
+    if (!next.forced_active_member.empty() && lag->active_member != next.forced_active_member) {
+      next.forced_active_member = lag->active_member;
+      if (Status s = store_.save(next); !s)
+        kLog.error("[lag]",
+                   "cannot record the active member {} after the reselection: {}; a restart "
+                   "makes {} active again",
+                   lag->active_member, s.toString(), before.forced_active_member);
     }
     registry_.replace(std::move(next));
     kLog.info("[lag]", "settings updated (uid {})", callerUid(ctx));
@@ -283,6 +298,7 @@ class ApiServer::Service final : public v1::Vfo::Service {
     if (req->member().size() > 64)
       return toGrpc(invalidArgument("member: longer than 64 characters"));
     std::lock_guard lock(mu_);
+    VFO_GRPC_RETURN_IF_ERROR(backend_.checkActiveMember(req->member()));
     const DesiredState before = registry_.state();
     DesiredState next = before;
     next.forced_active_member = req->member();

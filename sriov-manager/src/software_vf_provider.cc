@@ -281,6 +281,7 @@ VfState SoftwareVfProvider::stateOf(const std::string& member, uint32_t slot,
     return s;
   }
   s.config.mac = m.mac;
+  s.netdev_down = !m.admin_up;
   Status d = decodeSoftwareVfAlias(m.alias, &s.config);
   if (!d.isOk())
     kLog.warn(fmt::format("[vf {}]", s.ref.toString()),

@@ -72,8 +72,9 @@ StatusOr<VfState> VfPairManager::pickVf(size_t m, const VfConfig& want, bool* al
   for (const auto& vf : vfs) {
     if (!usedBy(vf.ref).empty()) continue;
     if (vf.inUse() && vf.config.mac == want.mac) {
-      // Configured for this MAC before (a restart, or an interrupted create).
-      *already_configured = vf.config == want;
+      // Configured for this MAC before (a restart, or an interrupted create);
+      // a VF left down by an interrupted step is configured again.
+      *already_configured = vf.config == want && !vf.netdev_down;
       return vf;
     }
     if (!vf.inUse() && vf.parked_mac && *vf.parked_mac == want.mac) {
@@ -213,6 +214,27 @@ AdoptReport VfPairManager::adopt(const std::map<std::string, VfConfig>& desired)
             fmt::format("{} mac {}", vf.ref.toString(), vf.config.mac.toString()));
   }
   return report;
+}
+
+void VfPairManager::reclaimForeign(AdoptReport* report) {
+  report->foreign.clear();
+  for (const auto& pf : config_.members) {
+    auto vfs = provider_->list(pf);
+    if (!vfs.isOk()) {
+      report->failed.push_back(vfs.status().toString());
+      continue;
+    }
+    for (const auto& vf : *vfs) {
+      if (!vf.inUse() || !usedBy(vf.ref).empty()) continue;
+      std::string what = fmt::format("{} mac {}", vf.ref.toString(), vf.config.mac.toString());
+      if (Status s = provider_->reset(vf.ref); !s.isOk()) {
+        report->failed.push_back(fmt::format("reset of {}: {}", what, s.toString()));
+        report->foreign.push_back(std::move(what));
+        continue;
+      }
+      report->reclaimed.push_back(std::move(what));
+    }
+  }
 }
 
 }  // namespace vfo::sriov

@@ -256,6 +256,29 @@ StatusOr<api::PortInfo> VfodApiBackend::infoOf(const std::string& id) {
   return info;
 }
 
+StatusOr<LagController::PortOptions> VfodApiBackend::portOptionsOf(
+    const api::PortSpec& spec) const {
+  LagController::PortOptions options;
+  options.initial = spec.incoming_migration ? PortState::kIncoming : PortState::kActive;
+  if (!spec.pinned_member.empty()) {
+    options.pin = lag_.memberByName(spec.pinned_member);
+    if (!options.pin)
+      return invalidArgument(
+          fmt::format("spec.pinned_member: '{}' is not a LAG member", spec.pinned_member));
+  }
+  options.announce = timingOf(spec.announce);
+  if (options.announce)
+    VFO_RETURN_IF_ERROR(options.announce->validate().withContext("spec.announce"));
+  return options;
+}
+
+Status VfodApiBackend::checkPort(const api::PortSpec& spec) {
+  return control_.call([&]() -> Status {
+    VFO_RETURN_IF_ERROR(portSettingsOf(spec).status());
+    return portOptionsOf(spec).status();
+  });
+}
+
 StatusOr<api::PortInfo> VfodApiBackend::createPort(const api::PortSpec& spec) {
   return control_.call([&]() -> StatusOr<api::PortInfo> {
     VFO_ASSIGN_OR_RETURN(PortSettings settings, portSettingsOf(spec));
@@ -268,17 +291,7 @@ StatusOr<api::PortInfo> VfodApiBackend::createPort(const api::PortSpec& spec) {
                       specs_.count(spec.port_id)
                           ? ""
                           : " (from its config file: change it there, not through the API)"));
-    LagController::PortOptions options;
-    options.initial = spec.incoming_migration ? PortState::kIncoming : PortState::kActive;
-    if (!spec.pinned_member.empty()) {
-      options.pin = lag_.memberByName(spec.pinned_member);
-      if (!options.pin)
-        return invalidArgument(
-            fmt::format("spec.pinned_member: '{}' is not a LAG member", spec.pinned_member));
-    }
-    options.announce = timingOf(spec.announce);
-    if (options.announce)
-      VFO_RETURN_IF_ERROR(options.announce->validate().withContext("spec.announce"));
+    VFO_ASSIGN_OR_RETURN(LagController::PortOptions options, portOptionsOf(spec));
     VFO_RETURN_IF_ERROR(lag_.createPort(settings, options));
     specs_[spec.port_id] = spec;
     detached_.erase(spec.port_id);
@@ -407,37 +420,67 @@ StatusOr<api::LagInfo> VfodApiBackend::getLag() {
   return control_.call([&]() -> StatusOr<api::LagInfo> { return lagInfo(); });
 }
 
+StatusOr<std::pair<lag::LagConfig, lag::AnnounceConfig>> VfodApiBackend::lagConfigOf(
+    const api::LagSettings& settings) {
+  const api::LagSettings current = lagInfo().settings;
+  if (settings.mode != current.mode)
+    return failedPrecondition(fmt::format(
+        "mode: vfod cannot change the LAG mode from {} to {} while ports run; set lag.mode in "
+        "vfod's config file and restart vfod",
+        api::lagModeName(current.mode), api::lagModeName(settings.mode)));
+  if (settings.hash_policy != current.hash_policy)
+    return failedPrecondition(
+        "hash_policy: vfod cannot change the hash policy while ports run; set "
+        "lag.xmit_hash_policy in vfod's config file and restart vfod");
+  lag::LagConfig next = lag_.runtime().group().config();
+  if (!settings.primary.empty() && !lag_.memberByName(settings.primary))
+    return invalidArgument(fmt::format("primary: '{}' is not a LAG member", settings.primary));
+  if (!settings.primary.empty() && config_.lag.mode != LagModeSetting::kActiveBackup)
+    return invalidArgument("primary: only meaningful in mode active-backup");
+  next.primary = settings.primary.empty() ? std::nullopt : std::optional(settings.primary);
+  next.primary_reselect = lagReselectOf(settings.primary_reselect);
+  next.failback = settings.failback;
+  next.updelay = settings.updelay;
+  next.downdelay = settings.downdelay;
+  next.vm_failback_delay = settings.failback_delay < Duration::zero()
+                               ? std::nullopt
+                               : std::optional<Duration>(settings.failback_delay);
+  lag::AnnounceConfig ac = lag_.runtime().announceConfig();
+  ac.announce_count = settings.announce.count;
+  ac.announce_interval = settings.announce.interval;
+  ac.max_frames_per_second = settings.announce_rate_limit;
+  return std::pair{next, ac};
+}
+
+Status VfodApiBackend::checkLag(const api::LagSettings& settings) {
+  return control_.call([&]() -> Status {
+    VFO_ASSIGN_OR_RETURN(auto next, lagConfigOf(settings));
+    VFO_RETURN_IF_ERROR(next.second.validate().withContext("announce"));
+    return next.first.validate();
+  });
+}
+
 StatusOr<api::LagInfo> VfodApiBackend::updateLag(const api::LagSettings& settings) {
   return control_.call([&]() -> StatusOr<api::LagInfo> {
-    const api::LagSettings current = lagInfo().settings;
-    if (settings.mode != current.mode)
-      return failedPrecondition(fmt::format(
-          "mode: vfod cannot change the LAG mode from {} to {} while ports run; set lag.mode in "
-          "vfod's config file and restart vfod",
-          api::lagModeName(current.mode), api::lagModeName(settings.mode)));
-    if (settings.hash_policy != current.hash_policy)
-      return failedPrecondition(
-          "hash_policy: vfod cannot change the hash policy while ports run; set "
-          "lag.xmit_hash_policy in vfod's config file and restart vfod");
-    lag::LagConfig next = lag_.runtime().group().config();
-    if (!settings.primary.empty() && !lag_.memberByName(settings.primary))
-      return invalidArgument(fmt::format("primary: '{}' is not a LAG member", settings.primary));
-    if (!settings.primary.empty() && config_.lag.mode != LagModeSetting::kActiveBackup)
-      return invalidArgument("primary: only meaningful in mode active-backup");
-    next.primary = settings.primary.empty() ? std::nullopt : std::optional(settings.primary);
-    next.primary_reselect = lagReselectOf(settings.primary_reselect);
-    next.failback = settings.failback;
-    next.updelay = settings.updelay;
-    next.downdelay = settings.downdelay;
-    next.vm_failback_delay = settings.failback_delay < Duration::zero()
-                                 ? std::nullopt
-                                 : std::optional<Duration>(settings.failback_delay);
-    lag::AnnounceConfig ac = lag_.runtime().announceConfig();
-    ac.announce_count = settings.announce.count;
-    ac.announce_interval = settings.announce.interval;
-    ac.max_frames_per_second = settings.announce_rate_limit;
-    VFO_RETURN_IF_ERROR(lag_.runtime().updateSettings(next, ac));
+    VFO_ASSIGN_OR_RETURN(auto next, lagConfigOf(settings));
+    VFO_RETURN_IF_ERROR(lag_.runtime().updateSettings(next.first, next.second));
     return lagInfo();
+  });
+}
+
+Status VfodApiBackend::checkActiveMember(const std::string& member) {
+  return control_.call([&]() -> Status {
+    auto m = lag_.memberByName(member);
+    if (!m) return notFound(fmt::format("member: '{}' is not a LAG member", member));
+    if (config_.lag.mode != LagModeSetting::kActiveBackup)
+      return failedPrecondition(
+          fmt::format("set-active-member: only valid in mode active-backup, not {}",
+                      api::lagModeName(apiModeOf(config_.lag.mode))));
+    const lag::LagSnapshot snap = lag_.runtime().group().snapshot();
+    if (*m < snap.members.size() && !snap.members[*m].member.enabled)
+      return failedPrecondition(fmt::format(
+          "set-active-member: member {} is not enabled (link down or in its updelay)", member));
+    return okStatus();
   });
 }
 

@@ -337,6 +337,45 @@ TEST_F(ApiContractTest, BackendErrorsPassThroughAndChangeNothing) {
   EXPECT_TRUE(get("vm2/net0").ok());
 }
 
+// What the backend's checks refuse is refused before the state file is
+// written at all (not written and then written back): a crash cannot leave
+// a refused request in the file.
+TEST_F(ApiContractTest, ABackendCheckRefusesBeforeAnythingIsWritten) {
+  ASSERT_TRUE(create(spec("vm1/net0", "52:54:00:12:34:56")).ok());
+  auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat((state_dir + "/api-state.pb").c_str(), &st), 0);
+    return st.st_ino;  // every write renames a new file into place
+  };
+  const ino_t before = inode();
+  backend->failNext("checkPort", invalidArgument("spec.pinned_member: 'pf7' is not a LAG member"));
+  auto st = create(spec("vm2/net0", "52:54:00:00:00:02"));
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "spec.pinned_member: 'pf7' is not a LAG member");
+  EXPECT_EQ(backend->calls("createPort"), 1) << "only vm1's";
+  backend->failNext("checkPort", invalidArgument("spec.pinned_member: 'pf7' is not a LAG member"));
+  v1::PortSpec vlan;
+  vlan.set_vlan(7);
+  EXPECT_EQ(update("vm1/net0", {"vlan"}, vlan).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(backend->calls("updatePort"), 0);
+  backend->failNext("checkLag", failedPrecondition("mode: cannot change while ports run"));
+  v1::LagSettings lag;
+  lag.mutable_updelay()->set_nanos(100'000'000);
+  EXPECT_EQ(updateLag({"updelay"}, lag).error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(backend->calls("updateLag"), 0);
+  backend->failNext("checkActiveMember", notFound("member: 'pf9' is not a LAG member"));
+  EXPECT_EQ(setActive("pf9").error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(backend->calls("setActiveMember"), 0);
+  EXPECT_EQ(inode(), before) << "the state file was written";
+  EXPECT_EQ(persisted().ports.size(), 1u);
+  // Once the checks pass, the same calls go through.
+  EXPECT_TRUE(create(spec("vm2/net0", "52:54:00:00:00:02")).ok());
+  EXPECT_TRUE(update("vm1/net0", {"vlan"}, vlan).ok());
+  EXPECT_TRUE(updateLag({"updelay"}, lag).ok());
+  EXPECT_TRUE(setActive("pf1").ok());
+  EXPECT_NE(inode(), before);
+}
+
 TEST_F(ApiContractTest, UnwritableStateDirIsUnavailableAndTheBackendIsNotCalled) {
   vfo::testing::removeTree(state_dir);
   auto st = create(spec("vm1/net0", "52:54:00:12:34:56"));

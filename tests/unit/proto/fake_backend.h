@@ -117,6 +117,20 @@ class FakeBackend : public ApiBackend {
     p.vhost_connected = true;
     return okStatus();
   }
+  // The checks fail only when told to (failNext("checkPort"), ...); the
+  // mutating calls still refuse what they refuse.
+  Status checkPort(const PortSpec&) override {
+    std::lock_guard lock(mu_);
+    return enter("checkPort");
+  }
+  Status checkLag(const LagSettings&) override {
+    std::lock_guard lock(mu_);
+    return enter("checkLag");
+  }
+  Status checkActiveMember(const std::string&) override {
+    std::lock_guard lock(mu_);
+    return enter("checkActiveMember");
+  }
   StatusOr<LagInfo> getLag() override {
     std::lock_guard lock(mu_);
     VFO_RETURN_IF_ERROR(enter("getLag"));

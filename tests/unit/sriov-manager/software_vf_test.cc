@@ -439,6 +439,64 @@ TEST_F(SoftwareVfTest, PairsAndAdoptionAfterRestart) {
   EXPECT_EQ(rtnl.link("vfo2bs0"), nullptr);
 }
 
+TEST_F(SoftwareVfTest, AdoptionBringsUpAVfLeftDownBetweenTwoSteps) {
+  SoftwareVfOptions o = opts();
+  o.park_on_reset = true;
+  SoftwareVfProvider p(sock, o);
+  auto mgr = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, p);
+  ASSERT_TRUE(mgr.isOk());
+  ASSERT_TRUE(mgr->createPort("vm1/net0", cfg("52:54:00:00:01:01", 100)).isOk());
+  // A configure of a parked slot writes the record, then sets it up: a
+  // crash in between leaves the record of the port on a down macvlan.
+  rtnl.link("vfo2as0")->flags &= ~uint32_t(IFF_UP);
+  auto vfs = p.list("l1-pf0");
+  ASSERT_TRUE(vfs.isOk());
+  EXPECT_TRUE((*vfs)[0].inUse());
+  EXPECT_TRUE((*vfs)[0].netdev_down);
+
+  SoftwareVfProvider restarted(sock, o);
+  auto mgr2 = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, restarted);
+  AdoptReport rep = mgr2->adopt({{"vm1/net0", cfg("52:54:00:00:01:01", 100)}});
+  EXPECT_TRUE(rep.failed.empty()) << rep.failed.front();
+  EXPECT_EQ(rep.adopted, std::vector<std::string>{"vm1/net0 on l1-pf1/vf0"});
+  EXPECT_EQ(rep.configured, std::vector<std::string>{"vm1/net0 on l1-pf0/vf0"});
+  EXPECT_TRUE(rtnl.link("vfo2as0")->flags & IFF_UP) << "configured again: up";
+  EXPECT_EQ(rtnl.link("vfo2as0")->mac.toString(), "52:54:00:00:01:01");
+}
+
+TEST_F(SoftwareVfTest, ReclaimForeignResetsOnlyTheVfsNoPortHolds) {
+  SoftwareVfProvider p(sock, opts());
+  auto mgr = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, p);
+  ASSERT_TRUE(mgr.isOk());
+  ASSERT_TRUE(mgr->createPort("vm1/net0", cfg("52:54:00:00:01:01", 100)).isOk());
+  // The pair of a port whose deletion was cut off after the daemon dropped
+  // it from its desired state.
+  ASSERT_TRUE(mgr->createPort("vm2/net0", cfg("52:54:00:00:02:01")).isOk());
+
+  SoftwareVfProvider restarted(sock, opts());
+  auto mgr2 = VfPairManager::create({"g0", {"l1-pf0", "l1-pf1"}}, restarted);
+  AdoptReport rep = mgr2->adopt({{"vm1/net0", cfg("52:54:00:00:01:01", 100)}});
+  ASSERT_EQ(rep.foreign.size(), 2u);
+  mgr2->reclaimForeign(&rep);
+  EXPECT_TRUE(rep.foreign.empty());
+  EXPECT_TRUE(rep.failed.empty()) << rep.failed.front();
+  ASSERT_EQ(rep.reclaimed.size(), 2u);
+  EXPECT_NE(rep.reclaimed[0].find("l1-pf0/vf1 mac 52:54:00:00:02:01"), std::string::npos)
+      << rep.reclaimed[0];
+  EXPECT_NE(rep.reclaimed[1].find("l1-pf1/vf1 mac 52:54:00:00:02:01"), std::string::npos)
+      << rep.reclaimed[1];
+  EXPECT_EQ(rtnl.link("vfo2as1"), nullptr);
+  EXPECT_EQ(rtnl.link("vfo2bs1"), nullptr);
+  EXPECT_NE(rtnl.link("vfo2as0"), nullptr) << "the adopted port keeps its VFs";
+  EXPECT_NE(rtnl.link("vfo2bs0"), nullptr);
+  // Nothing left to reclaim: a second call changes nothing.
+  const size_t dels = count(RTM_DELLINK);
+  AdoptReport again;
+  mgr2->reclaimForeign(&again);
+  EXPECT_TRUE(again.reclaimed.empty());
+  EXPECT_EQ(count(RTM_DELLINK), dels);
+}
+
 }  // namespace
 }  // namespace vfo::sriov
 

@@ -50,6 +50,29 @@ class ApiBackend {
   // nothing is persisted, a restarted vfod reports the port kWaiting.
   virtual Status detachPort(const std::string& port_id) = 0;
 
+  // Check, without changing anything, what only the backend can judge
+  // about a mutation: member names, settings it cannot change while
+  // running, a member that is down, feature bits it relies on. Same codes
+  // and messages as the mutating call. The service calls them before it
+  // writes the desired state: a request written and then refused is in the
+  // file until the previous state is written back, and a crash in between
+  // would leave a state the restart cannot restore. Default: acceptable
+  // (the mutating call still checks). A refusal that depends on the moment
+  // (no free VF, a member going down in between) is still possible after
+  // the write.
+  virtual Status checkPort(const PortSpec& spec) {
+    (void)spec;
+    return okStatus();
+  }
+  virtual Status checkLag(const LagSettings& settings) {
+    (void)settings;
+    return okStatus();
+  }
+  virtual Status checkActiveMember(const std::string& member) {
+    (void)member;
+    return okStatus();
+  }
+
   virtual StatusOr<LagInfo> getLag() = 0;
   // Applies the complete new settings.
   virtual StatusOr<LagInfo> updateLag(const LagSettings& settings) = 0;

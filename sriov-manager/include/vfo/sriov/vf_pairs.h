@@ -42,6 +42,7 @@ struct AdoptReport {
   std::vector<std::string> configured;  // VFs configured anew (interrupted creations)
   std::vector<std::string> foreign;     // configured VFs no desired port claims (left alone)
   std::vector<std::string> failed;      // ports that could not be completed, with the reason
+  std::vector<std::string> reclaimed;   // "pf/vfN mac M": foreign VFs reset by reclaimForeign()
 };
 
 class VfPairManager {
@@ -62,6 +63,14 @@ class VfPairManager {
   // Rebuilds the pair table after a restart from the desired ports (port id
   // -> config, as persisted by the daemon) and the VFs as the kernel has them.
   AdoptReport adopt(const std::map<std::string, VfConfig>& desired);
+  // After adopt(): resets (the provider parks or deletes) every configured
+  // VF of the members that no port holds, e.g. the VFs of a port whose
+  // deletion a crash cut off after the daemon had dropped it from its
+  // desired state. Moves them from report->foreign to report->reclaimed; a
+  // VF whose reset fails stays in foreign and is added to failed. Only for
+  // an owner that has every VF of its members to itself (vfod's software
+  // VFs, named after their member); adopt() alone leaves foreign VFs alone.
+  void reclaimForeign(AdoptReport* report);
 
   const PairGroupConfig& config() const { return config_; }
 

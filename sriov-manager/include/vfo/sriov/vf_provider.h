@@ -57,6 +57,10 @@ struct VfState {
   // A free software VF kept for reuse ("parked") still carries the MAC of its
   // last port; reusing it for that MAC needs no MAC change. None otherwise.
   std::optional<MacAddress> parked_mac;
+  // Software VFs: the macvlan carries a port's record but is down (a
+  // configure or reset cut off between its steps, e.g. by a crash); it must
+  // be configured again before an uplink can use it. Hardware VFs: false.
+  bool netdev_down = false;
   // A VF is free when its MAC is zero (hardware) or it does not exist yet (software).
   bool inUse() const { return !config.mac.isZero(); }
 };

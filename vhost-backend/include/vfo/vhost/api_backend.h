@@ -68,6 +68,9 @@ class VfodApiBackend final : public api::ApiBackend {
   // Marks the port detached (libvirt's `stopped end`): kept, reported
   // kDetached until its guest runs again (poll() clears the mark).
   Status detachPort(const std::string& port_id) override;
+  Status checkPort(const api::PortSpec& spec) override;
+  Status checkLag(const api::LagSettings& settings) override;
+  Status checkActiveMember(const std::string& member) override;
   StatusOr<api::LagInfo> getLag() override;
   StatusOr<api::LagInfo> updateLag(const api::LagSettings& settings) override;
   StatusOr<api::LagInfo> setActiveMember(const std::string& member) override;
@@ -90,6 +93,14 @@ class VfodApiBackend final : public api::ApiBackend {
  private:
   // All below: control thread.
   StatusOr<api::PortInfo> infoOf(const std::string& id);
+  // The LagController options of an API port. INVALID_ARGUMENT for a pin
+  // that is not a member or invalid announce timing.
+  StatusOr<LagController::PortOptions> portOptionsOf(const api::PortSpec& spec) const;
+  // The lag-core settings `settings` stand for. FAILED_PRECONDITION for a
+  // mode or hash policy change, INVALID_ARGUMENT for a primary that is not
+  // a member or outside active-backup.
+  StatusOr<std::pair<lag::LagConfig, lag::AnnounceConfig>> lagConfigOf(
+      const api::LagSettings& settings);
   api::LagInfo lagInfo();
   std::vector<api::LearnedAddress> learnedOf(const std::string& id);
   bool degraded(const PortRecord& record) const;

@@ -80,7 +80,9 @@ class LagController final : public LearnerSink {
   Status start();
 
   // Software VFs after a restart: takes over the VFs a previous vfod
-  // configured for `ports` (VfPairManager::adopt). No-op without a provider.
+  // configured for `ports` (VfPairManager::adopt) and resets (parks) the
+  // configured ones no port claims (VfPairManager::reclaimForeign: a
+  // deletion cut off by a crash). No-op without a provider.
   sriov::AdoptReport adopt(const std::vector<PortSettings>& ports);
 
   // Per-port choices beyond PortSettings (the ops API sets them).
