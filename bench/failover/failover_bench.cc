@@ -347,9 +347,10 @@ struct Row {
 
 void printRows(const std::vector<Row>& rows) {
   for (const auto& r : rows)
-    fmt::print("{:<62} p50 {:8.1f}  p99 {:8.1f}  max {:8.1f} {}\n", r.what, percentile(r.v, 0.5),
-               percentile(r.v, 0.99), r.v.empty() ? 0 : *std::max_element(r.v.begin(), r.v.end()),
-               r.unit);
+    if (!r.v.empty())
+      fmt::print("{:<62} p50 {:8.1f}  p99 {:8.1f}  max {:8.1f} {}\n", r.what, percentile(r.v, 0.5),
+                 percentile(r.v, 0.99), r.v.empty() ? 0 : *std::max_element(r.v.begin(), r.v.end()),
+                 r.unit);
 }
 
 // Announce fan-out: vfod with shared uplinks on the lab's two host ports
@@ -529,7 +530,7 @@ int runAnnounceBench(const AnnounceOptions& o) {
         rows[4].v.push_back(w.first_us);
         rows[5].v.push_back(w.first_burst_us / 1000.0);
         rows[6].v.push_back(w.last_us / 1000.0);
-        if (w.bucket_us >= 0) rows[7].v.push_back(w.bucket_us / 1000.0);
+        if (w.bucket_us >= 0 && bucket < expected_burst) rows[7].v.push_back(w.bucket_us / 1000.0);
         rows[8].v.push_back(w.excess);
       }
       fmt::print(
@@ -546,12 +547,13 @@ int runAnnounceBench(const AnnounceOptions& o) {
       } else {
         fmt::print(
             "  wire: {} frames ({} RARP, {} GARP, {} NA; {} distinct of {}; {} before the "
-            "notification; socket drops {}), first +{:.0f} us, first-burst frame #{} +{:.2f} ms, "
+            "notification; socket drops {}), first +{:.0f} us, first-burst frame #{} {}, "
             "LAST first-burst frame +{:.2f} ms, last +{:.1f} ms; mean {:.0f} frames/s; max "
             "excess over {:.0f}/s: {:.0f} frames (bucket {})\n",
             w.frames, w.rarp, w.garp, w.na, w.distinct, expected_burst, w.early, cap.socketDrops(),
-            w.first_us, bucket, w.bucket_us / 1000.0, w.first_burst_us / 1000.0, w.last_us / 1000.0,
-            w.mean_rate, rate, w.excess, bucket);
+            w.first_us, bucket,
+            w.bucket_us >= 0 ? fmt::format("+{:.2f} ms", w.bucket_us / 1000.0) : "n/a",
+            w.first_burst_us / 1000.0, w.last_us / 1000.0, w.mean_rate, rate, w.excess, bucket);
       }
       const uint64_t commands = delta("worker commands");
       if (commands > 0)
