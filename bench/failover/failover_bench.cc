@@ -285,8 +285,10 @@ std::map<std::string, uint64_t> statCounters(const std::string& text) {
 
 // What the ToR saw of one cut, times relative to the carrier notification.
 struct WireFigures {
-  size_t frames = 0;  // announce frames of our ports on tor-p1
-  size_t rarp = 0, garp = 0, na = 0;
+  size_t frames = 0;           // announce frames of our ports on tor-p1
+  size_t rarp = 0;             // of which RARP
+  size_t garp = 0;             // of which gratuitous ARP
+  size_t na = 0;               // of which unsolicited NA
   size_t distinct = 0;         // distinct (MAC, kind, address): the first burst
   double first_us = -1;        // first frame
   double first_burst_us = -1;  // last first occurrence of a distinct frame
