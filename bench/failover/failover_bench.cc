@@ -557,6 +557,9 @@ int runAnnounceBench(const AnnounceOptions& o) {
             w.bucket_us >= 0 ? fmt::format("+{:.2f} ms", w.bucket_us / 1000.0) : "n/a",
             w.first_burst_us / 1000.0, w.last_us / 1000.0, w.mean_rate, rate, w.excess, bucket);
       }
+      if (t0 && w.distinct != expected_burst)
+        fmt::print("  WARNING: {} of {} announces never reached the wire in this cut\n",
+                   expected_burst - std::min(expected_burst, w.distinct), expected_burst);
       const uint64_t commands = delta("worker commands");
       if (commands > 0)
         fmt::print(
