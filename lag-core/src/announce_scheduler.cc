@@ -281,6 +281,7 @@ void AnnounceScheduler::onTick(TimePoint now) {
     // Burst complete.
     p.next = 0;
     ++r.bursts_sent;
+    if (r.bursts_sent == 1) r.first_burst_at = now;
     bump(stats_.bursts);
     queue_.erase(qit);
     if (r.bursts_sent >= p.timing.count) {

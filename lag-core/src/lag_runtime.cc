@@ -217,6 +217,7 @@ void LagRuntime::onAnnounceDone(const AnnounceRecord& r) {
   FailoverRecord rec = it->second;
   rec.frames_announced = r.frames_sent - r.send_failures;
   rec.first_frame_at = r.first_frame_at;
+  rec.first_burst_at = r.first_burst_at;
   rec.last_frame_at = r.last_frame_at;
   rec.superseded = r.outcome == AnnounceOutcome::kRestarted;
   in_flight_.erase(it);

@@ -85,8 +85,9 @@ std::string formatFailover(const lag::FailoverRecord& r, const std::vector<std::
       memberLabel(members, r.from), memberLabel(members, r.to), lag::decisionReasonName(r.reason),
       offset(r.decided_at, r.cause_seen_at), offset(r.switched_at, r.cause_seen_at));
   if (r.to == lag::kNoMember) return out + ", degraded: nothing announced";
-  out += fmt::format(", first frame {}, last frame {}, {} frames",
+  out += fmt::format(", first frame {}, first burst {}, last frame {}, {} frames",
                      offset(r.first_frame_at, r.cause_seen_at),
+                     offset(r.first_burst_at, r.cause_seen_at),
                      offset(r.last_frame_at, r.cause_seen_at), r.frames_announced);
   if (r.superseded) out += " (superseded by a newer move)";
   return out;
@@ -177,10 +178,12 @@ Status LagController::start() {
 TimePoint LagController::nextDeadline() const {
   TimePoint d = runtime_->nextDeadline();
   if (probe_) d = std::min(d, probe_->nextDeadline());
+  if (!backlog_.empty()) d = std::min(d, backlog_retry_at_);
   return d;
 }
 
 Status LagController::onTick(TimePoint now) {
+  flushBacklog(now);
   if (probe_) probe_->onTick(now);
   Status s = runtime_->onTick(now);
   maybeRefreshFlow();
@@ -188,6 +191,7 @@ Status LagController::onTick(TimePoint now) {
 }
 
 Status LagController::onReadable(TimePoint now) {
+  flushBacklog(now);
   Status s = runtime_->onReadable(now);
   maybeRefreshFlow();
   return s;
@@ -401,6 +405,9 @@ Status LagController::deletePort(std::string_view id_view) {
   const lag::PortIndex index = it->second;
   if (Status s = runtime_->removePort(index); !s.isOk())
     kLog.warn(fmt::format("[port {}]", id), "LAG: {}", s.toString());
+  // Its waiting announce frames must not go out for a later port that
+  // gets the same index.
+  std::erase_if(backlog_, [&](const WaitingFrame& w) { return w.port == index; });
   ids_.erase(index);
   indexes_.erase(it);
   options_.erase(id);
@@ -434,7 +441,41 @@ bool LagController::onSend(lag::MemberId member, lag::PortIndex port,
   auto it = ids_.find(port);
   if (it == ids_.end()) return false;
   std::vector<std::vector<uint8_t>> frames{std::vector<uint8_t>(frame.begin(), frame.end())};
-  return ports_.sendOnMember(it->second, member, frames).isOk();
+  // Behind waiting frames, a new one waits too: frames leave in order.
+  if (backlog_.empty()) {
+    const Status s = ports_.sendOnMember(it->second, member, frames);
+    if (s.isOk()) return true;
+    if (s.code() != StatusCode::kResourceExhausted) return false;
+  }
+  if (backlog_.size() >= kAnnounceBacklog) {
+    ++backlog_refused_;
+    return false;
+  }
+  ++backlog_waits_;
+  if (backlog_.empty()) backlog_retry_at_ = clock_.now() + kAnnounceRetry;
+  backlog_.push_back(WaitingFrame{port, member, std::move(frames[0])});
+  return true;
+}
+
+void LagController::flushBacklog(TimePoint now) {
+  std::vector<std::vector<uint8_t>> frames(1);
+  while (!backlog_.empty()) {
+    WaitingFrame& w = backlog_.front();
+    auto it = ids_.find(w.port);
+    if (it != ids_.end()) {
+      frames[0] = std::move(w.frame);
+      const Status s = ports_.sendOnMember(it->second, w.member, frames);
+      if (s.code() == StatusCode::kResourceExhausted) {
+        w.frame = std::move(frames[0]);
+        backlog_retry_at_ = now + kAnnounceRetry;  // the ring is still full
+        return;
+      }
+      if (!s.isOk())
+        kLog.debug(fmt::format("[port {}]", it->second), "waiting announce frame: {}",
+                   s.toString());
+    }
+    backlog_.pop_front();
+  }
 }
 
 void LagController::onFailover(const lag::FailoverRecord& r) {
@@ -469,6 +510,10 @@ std::string LagController::renderStats() const {
       out += fmt::format("learned port {} {} {}\n", id, a.binding.mac.toString(),
                          a.binding.family == lag::IpFamily::kIpv4 ? a.binding.ipv4.toString()
                                                                   : a.binding.ipv6.toString());
+  runtime_->announcer().stats().forEach(
+      [&](const StatInfo& i, uint64_t v) { out += fmt::format("announce {} {}\n", i.name, v); });
+  out += fmt::format("announce ring_backlog_waits {}\nannounce ring_backlog_refused {}\n",
+                     backlog_waits_, backlog_refused_);
   out += fmt::format("lag failovers {}\n", failover_count_);
   uint64_t seq = failover_count_ - failovers_.size();
   for (const auto& r : failovers_) {

@@ -135,6 +135,7 @@ TEST_F(AnnounceSchedulerTest, ThreeBurstsFiftyMillisecondsApartFirstAtOnce) {
   EXPECT_EQ(r.cause_seen_at, cause);
   EXPECT_EQ(r.scheduled_at, t0);
   EXPECT_EQ(r.first_frame_at, t0);
+  EXPECT_EQ(r.first_burst_at, t0) << "the whole first burst left at once";
   EXPECT_EQ(r.last_frame_at, t0 + milliseconds(100));
   EXPECT_EQ(r.ended_at, t0 + milliseconds(100));
   EXPECT_EQ(sched->record(7)->outcome, AnnounceOutcome::kCompleted);
@@ -260,6 +261,9 @@ TEST_F(AnnounceSchedulerTest, RateLimitDefersExactly) {
   EXPECT_EQ(s.rate_limited_ticks, 3u);
   EXPECT_EQ(sched->record(1)->frames_deferred, 0u);
   EXPECT_EQ(sched->record(2)->frames_deferred, 2u);
+  EXPECT_EQ(sched->record(1)->first_burst_at, t0);
+  EXPECT_EQ(sched->record(2)->first_frame_at, t0 + milliseconds(1));
+  EXPECT_EQ(sched->record(2)->first_burst_at, t0 + milliseconds(2)) << "its last frame waited";
   // Idle time refills the bucket, but not above its depth.
   clock.advance(seconds(10));
   ASSERT_TRUE(sched->schedule(1, 0, two, clock.now(), clock.now()).isOk());

@@ -122,6 +122,7 @@ TEST_F(LagRuntimeTest, CarrierLossSwitchesThenAnnouncesLearnedAddresses) {
   EXPECT_EQ(f.cause_seen_at, cut);
   EXPECT_EQ(f.switched_at - f.decided_at, 3us);
   EXPECT_GE(f.first_frame_at, f.switched_at);
+  EXPECT_EQ(f.first_burst_at, f.first_frame_at) << "the 4 frames of the first burst at once";
   EXPECT_EQ(f.last_frame_at - f.first_frame_at, 100ms) << "bursts 50 ms apart";
   EXPECT_EQ(f.frames_announced, 12u);
   EXPECT_FALSE(f.superseded);

@@ -103,6 +103,9 @@ class FakeDatapath : public DatapathControl {
   std::map<uint64_t, std::unique_ptr<DatapathPort>> ports;
   int quiesces = 0;
   std::vector<std::pair<lag::MemberId, size_t>> sent;  // (member, frame count)
+  // Frames sendOnMember still takes; a call beyond it is refused with
+  // RESOURCE_EXHAUSTED, as the relay's full command ring does.
+  size_t send_room = SIZE_MAX;
 
   StatusOr<DatapathPort*> addPort(const DatapathPortSpec& spec) override {
     log_.add("dp.add " + spec.id);
@@ -126,6 +129,8 @@ class FakeDatapath : public DatapathControl {
   }
   Status sendOnMember(DatapathPort*, lag::MemberId member,
                       const std::vector<std::vector<uint8_t>>& frames) override {
+    if (frames.size() > send_room) return resourceExhausted("the command ring is full");
+    send_room -= frames.size();
     sent.emplace_back(member, frames.size());
     return okStatus();
   }

@@ -401,6 +401,44 @@ TEST(LagControllerSriov, PortsGetRealVfsOpenedByPciAddress) {
   EXPECT_EQ(dpdk.open_ports.size(), 0u);
 }
 
+// A burst larger than the relay's command ring (or a worker that fell
+// behind) delays announce frames instead of losing them: they wait in order
+// and leave as soon as the ring takes them again.
+TEST_F(LagControllerTest, AnnounceFramesTheRingRefusesWaitAndLeaveInOrder) {
+  make(kSoftwareLag);
+  ASSERT_TRUE(lc_->createPort(port("vm1", "52:54:00:00:00:01")).isOk());
+  auto garp =
+      *lag::buildGratuitousArp(lag::GarpForm::kRequest, *MacAddress::parse("52:54:00:00:00:01"),
+                               *Ipv4Address::parse("198.18.0.10"), 0);
+  lc_->onLearnerFrame(dpPort("vm1"), Direction::kFromGuest,
+                      FrameView{garp.data(), uint32_t(garp.size())});
+  clock_.advance(1s);
+  dp_.send_room = 1;  // the ring takes the RARP, not the GARP
+  kernelSays(lag::noCarrier(10, "eth0"));
+  ASSERT_EQ(dp_.sent.size(), 1u);
+  EXPECT_EQ(lc_->announceBacklog(), 1u);
+  EXPECT_EQ(lc_->nextDeadline(), clock_.now() + kAnnounceRetry) << "comes back to retry";
+  clock_.advance(kAnnounceRetry);
+  ASSERT_TRUE(lc_->onTick(clock_.now()).isOk());
+  EXPECT_EQ(dp_.sent.size(), 1u) << "still full: the frame keeps waiting";
+  EXPECT_EQ(lc_->announceBacklog(), 1u);
+  EXPECT_EQ(lc_->nextDeadline(), clock_.now() + kAnnounceRetry) << "and a new retry is due";
+
+  dp_.send_room = SIZE_MAX;  // the worker caught up
+  clock_.set(lc_->nextDeadline());
+  ASSERT_TRUE(lc_->onTick(clock_.now()).isOk());
+  EXPECT_EQ(dp_.sent.size(), 2u);
+  EXPECT_EQ(lc_->announceBacklog(), 0u);
+  runFor(1s);
+  EXPECT_EQ(dp_.sent.size(), 6u) << "3 bursts of RARP + GARP, none lost";
+  ASSERT_EQ(lc_->failovers().size(), 1u);
+  EXPECT_EQ(lc_->failovers().back().frames_announced, 6u);
+  const std::string stats = lc_->renderStats();
+  EXPECT_THAT(stats, HasSubstr("announce send_failures 0\n"));
+  EXPECT_THAT(stats, HasSubstr("announce ring_backlog_waits 1\n"));
+  EXPECT_THAT(stats, HasSubstr("announce ring_backlog_refused 0\n"));
+}
+
 TEST_F(LagControllerTest, CarrierLossSwitchesAnnouncesOnTheSurvivorAndRecordsTheTimeline) {
   make(kSoftwareLag);
   ASSERT_TRUE(lc_->createPort(port("vm1", "52:54:00:00:00:01")).isOk());
@@ -426,9 +464,11 @@ TEST_F(LagControllerTest, CarrierLossSwitchesAnnouncesOnTheSurvivorAndRecordsThe
   EXPECT_EQ(r.frames_announced, 6u);
   const std::string line = formatFailover(r, {"pf0", "pf1"});
   EXPECT_THAT(line, HasSubstr("[port vm1] failover pf0 -> pf1 (member-down)"));
+  EXPECT_THAT(line, HasSubstr("first frame +0 us, first burst +0 us, last frame +"));
   EXPECT_THAT(line, HasSubstr("6 frames"));
   const std::string stats = lc_->renderStats();
   EXPECT_THAT(stats, HasSubstr("lag failovers 1\n"));
+  EXPECT_THAT(stats, HasSubstr("announce frames_rarp 3\nannounce frames_garp 3\n"));
   EXPECT_THAT(stats, HasSubstr("failover 1 port vm1 from pf0 to pf1 reason member-down "
                                "switched_us 0 first_frame_us 0 frames 6\n"));
 

@@ -130,8 +130,9 @@ struct AnnounceRecord {
   TimePoint cause_seen_at;                              // when the move's cause was seen
   TimePoint scheduled_at;                               // when schedule() was called
   TimePoint first_frame_at = kNever;                    // first frame sent, kNever if none
-  TimePoint last_frame_at = kNever;                     // last frame sent, kNever if none
-  TimePoint ended_at = kNever;                          // when the outcome was reached
+  TimePoint first_burst_at = kNever;  // last frame of the first burst sent, kNever until then
+  TimePoint last_frame_at = kNever;   // last frame sent, kNever if none
+  TimePoint ended_at = kNever;        // when the outcome was reached
 };
 
 #define VFO_ANNOUNCE_STATS(X)                                                                 \

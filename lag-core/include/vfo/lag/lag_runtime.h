@@ -64,9 +64,10 @@ struct FailoverRecord {
   TimePoint decided_at;                                 // group decision time
   TimePoint switched_at;                                // after switch_port returned
   TimePoint first_frame_at = kNever;                    // first announce frame handed out
-  TimePoint last_frame_at = kNever;                     // last announce frame handed out
-  uint32_t frames_announced = 0;                        // frames handed to send_frame for this move
-  bool superseded = false;  // a newer move of the port cut this announce short
+  TimePoint first_burst_at = kNever;  // last frame of the first burst handed out (all addresses)
+  TimePoint last_frame_at = kNever;   // last announce frame handed out
+  uint32_t frames_announced = 0;      // frames handed to send_frame for this move
+  bool superseded = false;            // a newer move of the port cut this announce short
 };
 
 class LagRuntime final : public PolledMonitor {

@@ -43,6 +43,11 @@ namespace vfo::vhost {
 
 // Failover records kept for introspection (stats output).
 inline constexpr size_t kFailoverHistory = 16;
+// Announce frames that may wait for room in the relay's command ring (see
+// LagController::onSend); beyond that a frame counts as a send failure.
+inline constexpr size_t kAnnounceBacklog = 16384;
+// How soon the control loop comes back to retry waiting announce frames.
+inline constexpr Duration kAnnounceRetry = std::chrono::microseconds(200);
 
 // The LagRuntime configuration of vfod's LAG settings (pure): members with
 // their watched netdev (the member name when it has none), mode, primary
@@ -56,8 +61,10 @@ std::optional<lag::MemberId> pinOf(const LagSettings& lag, std::string_view port
 // The VF settings of a port's backing VFs (guest MAC, VLAN, spoof check on).
 sriov::VfConfig vfConfigOf(const PortSettings& port);
 
-// "[port vm1] failover pf0 -> pf1 (member-down): cause seen, switched +42 us,
-// first frame +64 us, last frame +100.1 ms, 6 frames" (the log line).
+// "[port vm1] failover pf0 -> pf1 (member-down): cause seen, decided +30 us,
+// switched +42 us, first frame +64 us, first burst +70 us, last frame
+// +100.1 ms, 6 frames" (the log line; "first burst" is when the last frame
+// of the first burst was handed out).
 std::string formatFailover(const lag::FailoverRecord& r, const std::vector<std::string>& members);
 
 class LagController final : public LearnerSink {
@@ -126,6 +133,13 @@ class LagController final : public LearnerSink {
 
   // Driven by the control loop: the runtime's rtnetlink fd, the probe
   // channel's fds (onProbeReadable) and one deadline for every timer.
+  // Announce frames the relay's command ring refused (RESOURCE_EXHAUSTED:
+  // a burst larger than the ring, or a worker that fell behind) wait in
+  // order in a backlog of at most kAnnounceBacklog frames and are retried
+  // first thing in onTick()/onReadable(); nextDeadline() is at most
+  // kAnnounceRetry after the ring last refused one while any wait. They are delayed, never dropped,
+  // so a large failover's later ports are announced too; lag-core's records (first/last frame) time
+  // the hand-off to this backlog, and the rate limit applies at that hand-off, not on the wire.
   int fd() const { return runtime_->fd(); }
   TimePoint nextDeadline() const;
   Status onReadable(TimePoint now);
@@ -138,12 +152,18 @@ class LagController final : public LearnerSink {
   // LearnerSink: copies of ARP/ND/DHCP frames go to the runtime's learner.
   void onLearnerFrame(const DatapathPort& port, Direction dir, FrameView frame) override;
 
+  // Announce frames waiting for room in the relay's command ring now.
+  size_t announceBacklog() const { return backlog_.size(); }
+
   // Newest last, at most kFailoverHistory.
   const std::deque<lag::FailoverRecord>& failovers() const { return failovers_; }
   uint64_t failoverCount() const { return failover_count_; }
   // Stats lines: lag-core's group snapshot as "lag ..." lines, one "learned
-  // port <id> <mac> <ip>" per address the learner holds, "lag failovers N",
-  // and one "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
+  // port <id> <mac> <ip>" per address the learner holds, one "announce
+  // <counter> <n>" per announce scheduler counter (AnnounceStats names),
+  // "announce ring_backlog_waits <n>" / "announce ring_backlog_refused <n>"
+  // (frames that waited for the relay's ring / that found the backlog full),
+  // "lag failovers N", and one "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
   // first_frame_us <y> frames <n>" line per kept record.
   std::string renderStats() const;
 
@@ -157,6 +177,9 @@ class LagController final : public LearnerSink {
   void onSwitch(lag::PortIndex port, lag::MemberId to);
   bool onSend(lag::MemberId member, lag::PortIndex port, std::span<const uint8_t> frame);
   void onFailover(const lag::FailoverRecord& r);
+  // Hands waiting announce frames to the relay, oldest first, until the
+  // ring refuses one; frames of ports that are gone are dropped.
+  void flushBacklog(TimePoint now);
   void undoPort(const std::string& id, bool port_created, bool vfs_created);
   void sendProbe(lag::MemberId member, const lag::ProbeAddress& target);
   // balance-flow: the live set as the workers' member selector.
@@ -187,8 +210,18 @@ class LagController final : public LearnerSink {
   std::vector<std::string> order_;                              // creation order of port ids
   std::map<std::string, PortOptions, std::less<>> options_;     // per port id
   Observer observer_;                                           // ops API events
-  std::deque<lag::FailoverRecord> failovers_;                   // newest last
-  uint64_t failover_count_ = 0;                                 // records ever reported
+  // An announce frame the relay's command ring had no room for.
+  struct WaitingFrame {
+    lag::PortIndex port;         // the LAG port it announces
+    lag::MemberId member;        // where it goes out
+    std::vector<uint8_t> frame;  // the frame as built by lag-core
+  };
+  std::deque<WaitingFrame> backlog_;           // oldest first, at most kAnnounceBacklog
+  TimePoint backlog_retry_at_ = kNever;        // next retry while backlog_ is not empty
+  uint64_t backlog_waits_ = 0;                 // frames that went through the backlog
+  uint64_t backlog_refused_ = 0;               // frames refused because the backlog was full
+  std::deque<lag::FailoverRecord> failovers_;  // newest last
+  uint64_t failover_count_ = 0;                // records ever reported
 };
 
 }  // namespace vfo::vhost
