@@ -60,6 +60,20 @@ bool receivesOn(const DatapathPort& p, lag::MemberId member) {
 
 }  // namespace
 
+// Command ring element: send `frame` unchanged on `member`.
+struct Relay::Command {
+  rte_mbuf* frame;    // owned by the command until sent or freed
+  uint64_t port_key;  // DatapathPort::key
+  uint32_t member;    // lag::MemberId
+  uint32_t retries;   // loops it already waited for its uplink queue (worker only)
+};
+
+// Commands a worker takes per loop. Frames their uplink queue refused wait,
+// in order, for the next loop (at most kCommandBurst), and are dropped after
+// kCommandRetries loops.
+inline constexpr unsigned kCommandBurst = 64;
+inline constexpr uint32_t kCommandRetries = 100000;
+
 struct alignas(64) Relay::Worker {
   std::vector<Relay::Shared*> shared;      // control thread: shared uplinks it polls
   Relay* relay = nullptr;                  // owner
@@ -71,6 +85,8 @@ struct alignas(64) Relay::Worker {
   rte_ring* learner = nullptr;             // worker -> control, SP/SC
   rte_ring* commands = nullptr;            // control -> worker, SP/SC
   WorkerStats stats;                       // written by the worker
+  Command pending[kCommandBurst];          // worker only: refused commands, in order
+  unsigned pending_n = 0;                  // worker only: entries in `pending`
 };
 
 // Learner ring element (rte_ring element size must be a multiple of 4).
@@ -81,14 +97,6 @@ struct Relay::LearnerItem {
   uint32_t pad;        // keeps the size a multiple of 8
 };
 static_assert(sizeof(void*) == 8);
-
-// Command ring element: send `frame` unchanged on `member` (queue 0).
-struct Relay::Command {
-  rte_mbuf* frame;    // owned by the command until sent or freed
-  uint64_t port_key;  // DatapathPort::key
-  uint32_t member;    // lag::MemberId
-  uint32_t pad;       // keeps the size a multiple of 8
-};
 
 Duration nextIdleSleep(uint32_t empty_polls, Duration previous, Duration max) {
   if (max.count() <= 0 || empty_polls < kEmptyPollsBeforeSleep) return Duration(0);
@@ -163,6 +171,7 @@ Relay::~Relay() {
       while (rte_ring_sc_dequeue_elem(w->commands, &c, sizeof c) == 0) rte_pktmbuf_free(c.frame);
       rte_ring_free(w->commands);
     }
+    for (unsigned i = 0; i < w->pending_n; ++i) rte_pktmbuf_free(w->pending[i].frame);
   }
   if (!ports_.empty())
     log_.error("", "{} ports still present at shutdown; freeing them", ports_.size());
@@ -615,37 +624,79 @@ uint16_t Relay::switchLocal(QueueUnit& u, Shared& su, rte_mbuf** frames, uint16_
 }
 
 uint32_t Relay::runCommands(Worker& w, const Plan& plan) {
-  Command cmds[16];
-  const unsigned n = rte_ring_sc_dequeue_burst_elem(w.commands, cmds, sizeof(Command), 16, nullptr);
+  // Frames refused last loop go first, then new commands.
+  Command cmds[kCommandBurst];
+  unsigned n = w.pending_n;
+  std::copy(w.pending, w.pending + n, cmds);
+  w.pending_n = 0;
+  const unsigned fresh = rte_ring_sc_dequeue_burst_elem(w.commands, cmds + n, sizeof(Command),
+                                                        kCommandBurst - n, nullptr);
+  bump(w.stats.commands, fresh);
+  n += fresh;
+  if (n == 0) return 0;
+
+  // Where each goes. A port's frames come together: reuse the last lookup.
+  struct Target {
+    QueueUnit* unit;  // queue pair 0 of the port
+    uint16_t eth;     // uplink ethdev
+    uint16_t txq;     // its TX queue (the worker's own on a shared uplink)
+  };
+  Target to[kCommandBurst];
+  unsigned k = 0;
+  QueueUnit* last = nullptr;
   for (unsigned i = 0; i < n; ++i) {
     Command& c = cmds[i];
-    bump(w.stats.commands);
-    QueueUnit* unit = nullptr;
-    for (QueueUnit* u : plan.units)
-      if (u->port->key == c.port_key && u->qp == 0) unit = u;
+    QueueUnit* unit = last && last->port->key == c.port_key ? last : nullptr;
+    for (size_t j = 0; !unit && j < plan.units.size(); ++j)
+      if (plan.units[j]->port->key == c.port_key && plan.units[j]->qp == 0) unit = plan.units[j];
     if (!unit) {
       bump(w.stats.drop_command_stale);
       rte_pktmbuf_free(c.frame);
       continue;
     }
+    last = unit;
     DatapathPort& p = *unit->port;
     if (c.member >= p.member_count || !p.uplinks[c.member].present) {
       bump(unit->stats.drop_announce);
       rte_pktmbuf_free(c.frame);
       continue;
     }
-    const uint32_t len = c.frame->pkt_len;
     const UplinkPort& up = p.uplinks[c.member];
-    const uint16_t txq = up.shared >= 0 ? uint16_t(w.index) : 0;
-    if (rte_eth_tx_burst(up.eth_port, txq, &c.frame, 1) == 1) {
-      bump(unit->stats.announce_sent);
-      bump(unit->members[c.member].tx_packets);
-      bump(unit->members[c.member].tx_bytes, len);
-    } else {
-      bump(unit->stats.drop_announce);
-      bump(unit->members[c.member].drop_tx_full);
-      rte_pktmbuf_free(c.frame);
+    to[k] = Target{unit, up.eth_port, up.shared >= 0 ? uint16_t(w.index) : uint16_t(0)};
+    cmds[k++] = c;
+  }
+
+  // One burst per run of frames for the same uplink queue. A queue that
+  // refused frames takes no more this loop: later ones would overtake them.
+  rte_mbuf* burst[kCommandBurst];
+  std::pair<uint16_t, uint16_t> full[kCommandBurst];
+  unsigned full_n = 0;
+  for (unsigned i = 0; i < k;) {
+    unsigned j = i;
+    while (j < k && to[j].eth == to[i].eth && to[j].txq == to[i].txq) {
+      burst[j - i] = cmds[j].frame;
+      ++j;
     }
+    const std::pair<uint16_t, uint16_t> q{to[i].eth, to[i].txq};
+    const bool blocked = std::find(full, full + full_n, q) != full + full_n;
+    const uint16_t sent = blocked ? 0 : rte_eth_tx_burst(q.first, q.second, burst, uint16_t(j - i));
+    for (unsigned m = i; m < j; ++m) {
+      QueueUnit& u = *to[m].unit;
+      MemberStats& ms = u.members[cmds[m].member];
+      if (m < i + sent) {
+        bump(u.stats.announce_sent);
+        bump(ms.tx_packets);
+        bump(ms.tx_bytes, cmds[m].frame->pkt_len);
+      } else if (++cmds[m].retries >= kCommandRetries) {
+        bump(u.stats.drop_announce);
+        bump(ms.drop_tx_full);
+        rte_pktmbuf_free(cmds[m].frame);
+      } else {
+        w.pending[w.pending_n++] = cmds[m];
+      }
+    }
+    if (i + sent < j && !blocked) full[full_n++] = q;
+    i = j;
   }
   return n;
 }
@@ -908,7 +959,7 @@ Status Relay::sendOnMember(DatapathPort* port, lag::MemberId member,
                                          kEthHeaderLen, rte_pktmbuf_tailroom(mbufs[i])));
     }
     std::memcpy(dst, f.data(), f.size());
-    cmds.push_back(Command{mbufs[i], port->key, member, 0});
+    cmds.push_back(Command{mbufs[i], port->key, member, 0});  // no retries yet
   }
   if (rte_ring_sp_enqueue_bulk_elem(workers_[owner]->commands, cmds.data(), sizeof(Command),
                                     unsigned(cmds.size()), nullptr) == 0) {

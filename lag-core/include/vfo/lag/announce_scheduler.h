@@ -57,8 +57,10 @@ struct AnnounceConfig {
   // 10000; valid 0..10000000.
   uint32_t max_frames_per_second = 10000;
   // Token bucket depth: frames that may leave back to back after an idle
-  // period. Default 1000; valid 1..1000000.
-  uint32_t burst_frames = 1000;
+  // period. Default 2048: the first burst of a failover of 256 ports with 4
+  // addresses each (256 RARP + 1024 GARP/NA) leaves at once; the sustained
+  // rate stays max_frames_per_second. Valid 1..1000000.
+  uint32_t burst_frames = 2048;
 
   // INVALID_ARGUMENT naming the field when a value is out of range.
   Status validate() const;

@@ -183,9 +183,12 @@ class DatapathControl {
   // Publishes a new policy for the port and frees the old one safely.
   virtual void replacePolicy(DatapathPort* port, const PortPolicy& policy) = 0;
 
-  // Queues frames to go out, unchanged, on the member's uplink (queue 0),
-  // through the command ring of the worker that owns queue pair 0. Used for
-  // announcements after a failover. RESOURCE_EXHAUSTED when the ring or the
+  // Queues frames to go out, unchanged, on the member's uplink (queue 0, or
+  // the worker's own queue on a shared uplink), through the command ring of
+  // the worker that owns queue pair 0. Used for announcements after a
+  // failover. The worker sends them in bursts per uplink queue, in order; a
+  // frame the queue refuses waits for the next loop (dropped and counted
+  // only after a long run of refusals). RESOURCE_EXHAUSTED when the ring or the
   // buffer pool is full (nothing queued); NOT_FOUND when the member has no
   // uplink.
   virtual Status sendOnMember(DatapathPort* port, lag::MemberId member,

@@ -55,7 +55,7 @@ struct RelayOptions {
   std::vector<unsigned> worker_lcores;                   // one worker per lcore, >= 1
   Duration idle_backoff_max = kDefaultIdleBackoffMax;    // 0 = busy poll
   uint32_t learner_ring_size = kDefaultLearnerRingSize;  // per worker, power of two
-  uint32_t command_ring_size = 1024;                     // per worker, power of two
+  uint32_t command_ring_size = 4096;                     // per worker, power of two
   uint32_t mbufs = kDefaultMbufs;                        // shared packet pool
 };
 
