@@ -762,6 +762,8 @@ int main(int argc, char** argv) {
                  "drops by reason; generator");
       double zero_drop_up_to = 0;
       bool zero_so_far = true;
+      std::string per_rate;  // vfod: lossless runs per paced rate
+      int all_lossy = 0, all_lossy_preempted = 0;
       std::string cost_ratios;
       for (size_t i = 0; i < rates.size(); ++i) {
         double cyc[2] = {0, 0};
@@ -810,6 +812,11 @@ int main(int argc, char** argv) {
             const bool clean = !runs.empty() && d == 0 && behind == 0;
             if (zero_so_far && clean) zero_drop_up_to = rates[i].mpps;
             zero_so_far = zero_so_far && clean;
+            per_rate += fmt::format("{}{:.2f} Mpps {}/{}", per_rate.empty() ? "" : ", ",
+                                    rates[i].mpps, int(runs.size()) - lossy, runs.size());
+            if (behind) per_rate += fmt::format(" (generator behind in {})", behind);
+            all_lossy += lossy;
+            all_lossy_preempted += lossy_preempted;
           }
         }
         if (cyc[0] > 0 && cyc[1] > 0)
@@ -826,13 +833,21 @@ int main(int argc, char** argv) {
                  cost_ratios.empty() ? "-" : cost_ratios);
       const double top = rates.back().mpps;
       verdicts += fmt::format(
-          "  {}: vfod max {:.2f} Mpps = {:.0f}% of testpmd's {:.2f}; {}\n", name, vm,
-          bm > 0 ? vm / bm * 100 : 0.0, bm,
+          "  {}: vfod max {:.2f} Mpps = {:.0f}% of testpmd's {:.2f}; {}\n"
+          "    vfod runs without loss (0 drops, 0 refused) per paced rate: {}{}\n",
+          name, vm, bm > 0 ? vm / bm * 100 : 0.0, bm,
           zero_drop_up_to > 0
               ? fmt::format("0 drops and 0 refused in every run at every paced rate up to {:.2f} "
                             "Mpps{}",
                             zero_drop_up_to, zero_drop_up_to >= top ? " (the highest asked)" : "")
-              : std::string("drops (or a generator behind) already at the lowest paced rate"));
+              : std::string("losses (or a generator behind) already at the lowest paced rate"),
+          per_rate,
+          all_lossy == 0 ? ""
+          : all_lossy_preempted == all_lossy
+              ? fmt::format("; the forwarder was preempted in every one of the {} lossy runs",
+                            all_lossy)
+              : fmt::format("; {} of {} lossy runs without a forwarder preemption",
+                            all_lossy - all_lossy_preempted, all_lossy));
       std::fflush(stdout);
     }
   }
