@@ -52,7 +52,11 @@
 //
 // Usage:
 //   vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] [--modes tx,bidir]
-//                   [--nice N] [-v]
+//                   [--nice N] [--quiet-wait S] [-v]
+// Each session first waits (up to --quiet-wait S seconds, default 60) until
+// both CPUs were at least 90% idle over 500 ms: other work on the machine
+// preempts the forwarder and the generator and spoils every figure. -v
+// prints each session's idle share at its start.
 // --nice N (-20..19, default 0) renices the forwarder and the generator once
 // they run: on a machine shared with other work, a negative value makes the
 // scheduler preempt them less (at the others' expense); the preempt column
@@ -87,6 +91,9 @@ using vfo::testing::Process;
 constexpr const char* kGuestMac = "52:54:00:00:0b:01";
 constexpr const char* kPeerMac = "02:00:00:00:0b:02";
 constexpr double kWarmupSeconds = 2;
+// A session starts once both CPUs were at least this idle over 500 ms (or
+// --quiet-wait seconds passed).
+constexpr double kQuietIdle = 0.9;
 
 // A forwarder's cumulative counters at one moment.
 struct Counters {
@@ -133,7 +140,54 @@ struct SessionResult {
   std::optional<Phase> max;  // unpaced phase
   std::vector<Phase> rates;  // in the order asked
   std::string error;         // what went wrong, if anything (then the rest is partial)
+  double idle_at_start = 0;  // busiest CPU's idle share just before the session
+  double waited = 0;         // seconds spent waiting for that idle share
 };
+
+// Idle share (0..1) of the busier of CPUs 0 and 1 over `window`, from
+// /proc/stat (idle + iowait jiffies over all jiffies).
+double idleShare(std::chrono::milliseconds window) {
+  auto sample = [] {
+    std::map<std::string, std::pair<uint64_t, uint64_t>> out;  // cpu -> (idle, total)
+    std::ifstream in("/proc/stat");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("cpu0 ", 0) != 0 && line.rfind("cpu1 ", 0) != 0) continue;
+      std::istringstream f(line);
+      std::string name;
+      uint64_t v, total = 0, idle = 0;
+      f >> name;
+      for (int i = 0; f >> v; ++i) {
+        total += v;
+        if (i == 3 || i == 4) idle += v;
+      }
+      out[name] = {idle, total};
+    }
+    return out;
+  };
+  const auto a = sample();
+  std::this_thread::sleep_for(window);
+  const auto b = sample();
+  double least = 1;
+  for (const auto& [cpu, v] : b) {
+    const auto it = a.find(cpu);
+    if (it == a.end() || v.second <= it->second.second) continue;
+    least =
+        std::min(least, double(v.first - it->second.first) / double(v.second - it->second.second));
+  }
+  return least;
+}
+
+// Waits up to `max_wait` for both CPUs to be at least `want` idle over
+// 500 ms (other work on the machine spoils every figure); returns the last
+// idle share and sets `waited`.
+double waitQuiet(double want, std::chrono::seconds max_wait, double& waited) {
+  const auto t0 = std::chrono::steady_clock::now();
+  double idle = idleShare(500ms);
+  while (idle < want && std::chrono::steady_clock::now() - t0 < max_wait) idle = idleShare(500ms);
+  waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return idle;
+}
 
 // TSC ticks per second, measured against the steady clock over 200 ms.
 double tscHz() {
@@ -537,8 +591,9 @@ std::optional<Phase> runPhase(Forwarder& fwd, Generator& gen, double total_mpps,
 // A session: start the forwarder and the generator, warm up, measure the
 // max rate, then each paced rate (total Mpps, both directions summed).
 SessionResult runSession(bool vfod, int size, bool bidir, double seconds,
-                         const std::vector<double>& rates, int nice) {
+                         const std::vector<double>& rates, int nice, int quiet_wait) {
   SessionResult r;
+  r.idle_at_start = waitQuiet(kQuietIdle, std::chrono::seconds(quiet_wait), r.waited);
   const std::string dir = vfo::testing::makeTempDir("vfo-bench-relay-");
   {
     std::unique_ptr<Forwarder> fwd;
@@ -600,10 +655,14 @@ struct Series {
   std::vector<double> max_cycles;             // max phase: cycles per frame per run
   std::vector<std::vector<Phase>> rate_runs;  // per paced rate: every run's phase
   std::vector<std::string> errors;            // per failed session
+  int sessions = 0;                           // sessions run
+  int quiet = 0;                              // of those, started on a quiet machine
 };
 
 void addSession(Series& s, const SessionResult& r, size_t nrates) {
   if (!r.error.empty()) s.errors.push_back(r.error);
+  ++s.sessions;
+  if (r.idle_at_start >= kQuietIdle) ++s.quiet;
   if (r.max) {
     s.max_mpps.push_back(r.max->deliveredMpps());
     if (r.max->cycles() > 0) s.max_cycles.push_back(r.max->cycles());
@@ -618,6 +677,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int repeat = 3;
   int nice = 0;
+  int quiet_wait = 60;
   bool verbose = false;
   std::vector<int> sizes{64, 1518};
   std::vector<std::string> modes{"tx", "bidir"};
@@ -631,7 +691,7 @@ int main(int argc, char** argv) {
   auto usage = [] {
     fmt::print(stderr,
                "usage: vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] "
-               "[--modes tx,bidir] [--nice N] [-v]\n");
+               "[--modes tx,bidir] [--nice N] [--quiet-wait S] [-v]\n");
     return 2;
   };
   try {
@@ -646,6 +706,9 @@ int main(int argc, char** argv) {
       } else if (a == "--nice" && i + 1 < argc) {
         nice = std::stoi(argv[++i]);
         if (nice < -20 || nice > 19) return usage();
+      } else if (a == "--quiet-wait" && i + 1 < argc) {
+        quiet_wait = std::stoi(argv[++i]);
+        if (quiet_wait < 0) return usage();
       } else if (a == "-v") {
         verbose = true;
       } else if (a == "--repeat" && i + 1 < argc) {
@@ -687,8 +750,8 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       Series base, vfod;
       // Calibration: each forwarder's max rate, to place the paced rates.
-      const SessionResult cb = runSession(false, size, bidir, seconds, {}, nice);
-      const SessionResult cv = runSession(true, size, bidir, seconds, {}, nice);
+      const SessionResult cb = runSession(false, size, bidir, seconds, {}, nice, quiet_wait);
+      const SessionResult cv = runSession(true, size, bidir, seconds, {}, nice, quiet_wait);
       addSession(base, cb, 0);
       addSession(vfod, cv, 0);
       if (!cb.max || !cv.max) {
@@ -711,13 +774,16 @@ int main(int argc, char** argv) {
       for (const auto& r : rates) rate_mpps.push_back(r.mpps);
       fmt::print("  calibration max: testpmd {:.2f} Mpps, vfod {:.2f} Mpps\n", bmax, vmax);
       for (int i = 0; i < repeat; ++i) {
-        const SessionResult b = runSession(false, size, bidir, seconds, rate_mpps, nice);
-        const SessionResult v = runSession(true, size, bidir, seconds, rate_mpps, nice);
+        const SessionResult b =
+            runSession(false, size, bidir, seconds, rate_mpps, nice, quiet_wait);
+        const SessionResult v = runSession(true, size, bidir, seconds, rate_mpps, nice, quiet_wait);
         addSession(base, b, rates.size());
         addSession(vfod, v, rates.size());
         if (verbose) {
           using Named = std::pair<const char*, const SessionResult*>;
           for (const auto& [who, r] : {Named{"testpmd", &b}, Named{"vfod", &v}}) {
+            fmt::print("  run {} {:<7} started at {:.0f}% idle (busier CPU) after {:.1f} s\n", i,
+                       who, r->idle_at_start * 100, r->waited);
             if (r->max)
               fmt::print(
                   "  run {} {:<7} max {:.2f} Mpps {:.1f} cycles/frame, refused {}, "
@@ -745,6 +811,10 @@ int main(int argc, char** argv) {
         }
       // Max rate: delivered with the generator unpaced.
       const double bm = median(base.max_mpps), vm = median(vfod.max_mpps);
+      fmt::print(
+          "  sessions started on a quiet machine (both CPUs >= {:.0f}% idle): testpmd {} of {}, "
+          "vfod {} of {}\n",
+          kQuietIdle * 100, base.quiet, base.sessions, vfod.quiet, vfod.sessions);
       fmt::print("  max rate (generator unpaced), median [min-max] over {} / {} runs:\n",
                  base.max_mpps.size(), vfod.max_mpps.size());
       fmt::print("    testpmd {:>22} Mpps   cycles/frame {:>22}\n", spread(base.max_mpps, 2),
