@@ -52,7 +52,14 @@
 //
 // Usage:
 //   vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] [--modes tx,bidir]
-//                   [--nice N] [--quiet-wait S] [-v]
+//                   [--nice N] [--quiet-wait S] [--profile] [-v]
+// --profile samples the forwarding thread with `perf record -t` during each
+// max phase and prints the share of its samples by object. The vhost
+// library's per-frame work is the same code in both forwarders (same rings,
+// same full bursts when the forwarder is saturated), so the ratio of its
+// shares of user-space samples estimates the per-frame cost ratio without
+// TSC wall time: preemption does not enter it (the kernel's samples are left
+// out), and is shown next to the TSC figures.
 // Each session first waits (up to --quiet-wait S seconds, default 60) until
 // both CPUs were at least 90% idle over 500 ms: other work on the machine
 // preempts the forwarder and the generator and spoils every figure. -v
@@ -121,6 +128,7 @@ struct Phase {
   double busy_share = -1;                 // vfod: share of loop iterations that moved frames
   uint64_t fwd_preempted = 0;             // involuntary switches of the forwarding thread
   uint64_t gen_preempted = 0;             // involuntary switches of the generator
+  std::map<std::string, double> profile;  // --profile: forwarding thread's samples by object, %
   std::map<std::string, uint64_t> drops;  // forwarder drops by reason (non-zero only)
   double offeredMpps() const { return seconds > 0 ? double(offered) / seconds / 1e6 : 0; }
   double acceptedMpps() const {
@@ -210,21 +218,24 @@ std::string loadAverage() {
 
 // Involuntary context switches (the scheduler preempted it) of the thread of
 // `pid` named `comm` ("" = the main thread); 0 when unreadable.
-uint64_t preemptions(pid_t pid, const std::string& comm) {
-  if (pid <= 0) return 0;
-  std::string tid = std::to_string(pid);
-  if (!comm.empty()) {
-    tid.clear();
-    std::error_code ec;
-    for (const auto& e :
-         std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
-      std::ifstream c(e.path() / "comm");
-      std::string name;
-      std::getline(c, name);
-      if (name == comm) tid = e.path().filename();
-    }
-    if (tid.empty()) return 0;
+// The id of the thread of `pid` named `comm` ("" = the main thread); empty
+// when there is none.
+std::string threadId(pid_t pid, const std::string& comm) {
+  if (pid <= 0) return "";
+  if (comm.empty()) return std::to_string(pid);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::ifstream c(e.path() / "comm");
+    std::string name;
+    std::getline(c, name);
+    if (name == comm) return e.path().filename();
   }
+  return "";
+}
+
+uint64_t preemptions(pid_t pid, const std::string& comm) {
+  const std::string tid = threadId(pid, comm);
+  if (tid.empty()) return 0;
   std::ifstream st(fmt::format("/proc/{}/task/{}/status", pid, tid));
   std::string line;
   while (std::getline(st, line))
@@ -520,9 +531,12 @@ class Generator {
   }
 
   // Runs one phase; the result line's keys, or an empty map (and `error`).
-  std::map<std::string, double> run(double total_mpps, double seconds, std::string& error) {
+  // `started`, if given, runs once the phase has been asked for.
+  std::map<std::string, double> run(double total_mpps, double seconds, std::string& error,
+                                    const std::function<void()>& started = {}) {
     const size_t before = countOf(proc_->log(), "result ");
     proc_->writeStdin(fmt::format("run {:.6f} {:.3f}\n", total_mpps / ports_, seconds));
+    if (started) started();
     std::string log;
     const bool done = vfo::testing::waitFor(
         [&] {
@@ -553,14 +567,57 @@ class Generator {
   std::unique_ptr<Process> proc_;
 };
 
-// One phase: counters before, the generator's run, counters after.
+// Shares (percent) of a perf recording's samples by kind of object: "vhost"
+// (librte_vhost), "own" (the forwarder's executable), "pmd" (librte_net_*),
+// "dpdk" (other librte_*), "kernel", "other"; empty when perf failed.
+std::map<std::string, double> profileShares(const std::string& data, const std::string& own) {
+  auto r = vfo::testing::run(
+      {"perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso"}, 60s);
+  std::map<std::string, double> out;
+  if (!r.ok()) return out;
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string pct, dso;
+    if (!(f >> pct >> dso) || pct.empty() || pct.back() != '%' || line[0] == '#') continue;
+    const double v = std::strtod(pct.c_str(), nullptr);
+    std::string kind = "other";
+    if (dso.find("librte_vhost") != std::string::npos)
+      kind = "vhost";
+    else if (dso == own)
+      kind = "own";
+    else if (dso.find("librte_net_") != std::string::npos)
+      kind = "pmd";
+    else if (dso.find("librte_") != std::string::npos)
+      kind = "dpdk";
+    else if (dso.find("[kernel") != std::string::npos)
+      kind = "kernel";
+    out[kind] += v;
+  }
+  return out;
+}
+
+// One phase: counters before, the generator's run, counters after. With a
+// `profile` path, the forwarding thread is sampled by perf during 80% of the
+// phase.
 std::optional<Phase> runPhase(Forwarder& fwd, Generator& gen, double total_mpps, double seconds,
-                              std::string& error) {
+                              std::string& error, const std::string& profile = "",
+                              const std::string& own = "") {
   auto c0 = fwd.read(error);
   if (!c0) return std::nullopt;
   const uint64_t fp0 = preemptions(fwd.pid(), kForwardingThread);
   const uint64_t gp0 = preemptions(gen.pid(), "");
-  auto g = gen.run(total_mpps, seconds, error);
+  std::unique_ptr<Process> perf;
+  const std::string tid = threadId(fwd.pid(), kForwardingThread);
+  auto g = gen.run(total_mpps, seconds, error, [&] {
+    if (profile.empty() || tid.empty()) return;
+    perf = std::make_unique<Process>(
+        std::vector<std::string>{"perf", "record", "-q", "-t", tid, "-o", profile, "--", "sleep",
+                                 fmt::format("{:.3f}", seconds * 0.8)},
+        profile + ".log");
+  });
+  if (perf && !perf->waitExit(20s)) perf->stop();
   if (g.empty()) return std::nullopt;
   const uint64_t fp1 = preemptions(fwd.pid(), kForwardingThread);
   const uint64_t gp1 = preemptions(gen.pid(), "");
@@ -575,6 +632,7 @@ std::optional<Phase> runPhase(Forwarder& fwd, Generator& gen, double total_mpps,
     ph.skipped += uint64_t(g[fmt::format("skipped_{}", p)]);
   }
   ph.max_backlog = uint64_t(g["max_backlog"]);
+  if (perf) ph.profile = profileShares(profile, own);
   ph.fwd_preempted = fp1 - fp0;
   ph.gen_preempted = gp1 - gp0;
   ph.behind = g["behind"] != 0;
@@ -591,7 +649,7 @@ std::optional<Phase> runPhase(Forwarder& fwd, Generator& gen, double total_mpps,
 // A session: start the forwarder and the generator, warm up, measure the
 // max rate, then each paced rate (total Mpps, both directions summed).
 SessionResult runSession(bool vfod, int size, bool bidir, double seconds,
-                         const std::vector<double>& rates, int nice, int quiet_wait) {
+                         const std::vector<double>& rates, int nice, int quiet_wait, bool profile) {
   SessionResult r;
   r.idle_at_start = waitQuiet(kQuietIdle, std::chrono::seconds(quiet_wait), r.waited);
   const std::string dir = vfo::testing::makeTempDir("vfo-bench-relay-");
@@ -613,7 +671,8 @@ SessionResult runSession(bool vfod, int size, bool bidir, double seconds,
       std::string err;
       if (r.error.empty() && gen.run(0, kWarmupSeconds, err).empty()) r.error = err;
       if (r.error.empty()) {
-        r.max = runPhase(*fwd, gen, 0, seconds, err);
+        r.max = runPhase(*fwd, gen, 0, seconds, err, profile ? dir + "/perf.data" : "",
+                         vfod ? "vfod" : "dpdk-testpmd");
         if (!r.max) r.error = err;
       }
       for (size_t i = 0; r.error.empty() && i < rates.size(); ++i) {
@@ -655,6 +714,7 @@ struct Series {
   std::vector<double> max_cycles;             // max phase: cycles per frame per run
   std::vector<std::vector<Phase>> rate_runs;  // per paced rate: every run's phase
   std::vector<std::string> errors;            // per failed session
+  std::vector<double> vhost_share;            // --profile: vhost share of user samples, %
   int sessions = 0;                           // sessions run
   int quiet = 0;                              // of those, started on a quiet machine
 };
@@ -666,6 +726,9 @@ void addSession(Series& s, const SessionResult& r, size_t nrates) {
   if (r.max) {
     s.max_mpps.push_back(r.max->deliveredMpps());
     if (r.max->cycles() > 0) s.max_cycles.push_back(r.max->cycles());
+    const auto& pr = r.max->profile;
+    const double user = 100 - (pr.count("kernel") ? pr.at("kernel") : 0);
+    if (pr.count("vhost") && user > 0) s.vhost_share.push_back(pr.at("vhost") / user * 100);
   }
   s.rate_runs.resize(nrates);
   for (size_t i = 0; i < r.rates.size() && i < nrates; ++i) s.rate_runs[i].push_back(r.rates[i]);
@@ -678,6 +741,7 @@ int main(int argc, char** argv) {
   int repeat = 3;
   int nice = 0;
   int quiet_wait = 60;
+  bool profile = false;
   bool verbose = false;
   std::vector<int> sizes{64, 1518};
   std::vector<std::string> modes{"tx", "bidir"};
@@ -691,7 +755,7 @@ int main(int argc, char** argv) {
   auto usage = [] {
     fmt::print(stderr,
                "usage: vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] "
-               "[--modes tx,bidir] [--nice N] [--quiet-wait S] [-v]\n");
+               "[--modes tx,bidir] [--nice N] [--quiet-wait S] [--profile] [-v]\n");
     return 2;
   };
   try {
@@ -709,6 +773,8 @@ int main(int argc, char** argv) {
       } else if (a == "--quiet-wait" && i + 1 < argc) {
         quiet_wait = std::stoi(argv[++i]);
         if (quiet_wait < 0) return usage();
+      } else if (a == "--profile") {
+        profile = true;
       } else if (a == "-v") {
         verbose = true;
       } else if (a == "--repeat" && i + 1 < argc) {
@@ -741,6 +807,7 @@ int main(int argc, char** argv) {
       seconds, repeat, nice, hz / 1e6, loadAverage());
   int rc = 0;
   std::string verdicts;
+  std::string verdicts_profile;  // --profile only
   for (const auto& mode : modes) {
     for (int size : sizes) {
       const bool bidir = mode == "bidir";
@@ -750,8 +817,10 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       Series base, vfod;
       // Calibration: each forwarder's max rate, to place the paced rates.
-      const SessionResult cb = runSession(false, size, bidir, seconds, {}, nice, quiet_wait);
-      const SessionResult cv = runSession(true, size, bidir, seconds, {}, nice, quiet_wait);
+      const SessionResult cb =
+          runSession(false, size, bidir, seconds, {}, nice, quiet_wait, profile);
+      const SessionResult cv =
+          runSession(true, size, bidir, seconds, {}, nice, quiet_wait, profile);
       addSession(base, cb, 0);
       addSession(vfod, cv, 0);
       if (!cb.max || !cv.max) {
@@ -775,8 +844,9 @@ int main(int argc, char** argv) {
       fmt::print("  calibration max: testpmd {:.2f} Mpps, vfod {:.2f} Mpps\n", bmax, vmax);
       for (int i = 0; i < repeat; ++i) {
         const SessionResult b =
-            runSession(false, size, bidir, seconds, rate_mpps, nice, quiet_wait);
-        const SessionResult v = runSession(true, size, bidir, seconds, rate_mpps, nice, quiet_wait);
+            runSession(false, size, bidir, seconds, rate_mpps, nice, quiet_wait, profile);
+        const SessionResult v =
+            runSession(true, size, bidir, seconds, rate_mpps, nice, quiet_wait, profile);
         addSession(base, b, rates.size());
         addSession(vfod, v, rates.size());
         if (verbose) {
@@ -784,6 +854,12 @@ int main(int argc, char** argv) {
           for (const auto& [who, r] : {Named{"testpmd", &b}, Named{"vfod", &v}}) {
             fmt::print("  run {} {:<7} started at {:.0f}% idle (busier CPU) after {:.1f} s\n", i,
                        who, r->idle_at_start * 100, r->waited);
+            if (r->max && !r->max->profile.empty()) {
+              std::string p;
+              for (const auto& [k, v] : r->max->profile)
+                p += fmt::format("{}{} {:.1f}%", p.empty() ? "" : ", ", k, v);
+              fmt::print("  run {} {:<7} max phase profile: {}\n", i, who, p);
+            }
             if (r->max)
               fmt::print(
                   "  run {} {:<7} max {:.2f} Mpps {:.1f} cycles/frame, refused {}, "
@@ -822,6 +898,16 @@ int main(int argc, char** argv) {
       fmt::print("    vfod    {:>22} Mpps   cycles/frame {:>22}\n", spread(vfod.max_mpps, 2),
                  spread(vfod.max_cycles, 1));
       fmt::print("    vfod / testpmd delivered: {:.0f}%\n", bm > 0 ? vm / bm * 100 : 0.0);
+      if (!base.vhost_share.empty() && !vfod.vhost_share.empty()) {
+        const double bs = median(base.vhost_share), vs = median(vfod.vhost_share);
+        fmt::print(
+            "  profile of the forwarding thread in the max phase (--profile): vhost library share\n"
+            "  of user-space samples testpmd {}%, vfod {}%; per-frame cost ratio (testpmd / vfod\n"
+            "  = vfod share / testpmd share, medians): {:.0f}%\n",
+            spread(base.vhost_share, 1), spread(vfod.vhost_share, 1), bs > 0 ? vs / bs * 100 : 0.0);
+        verdicts_profile += fmt::format("  {}: vfod capacity from profiles {:.0f}% of testpmd's\n",
+                                        name, bs > 0 ? vs / bs * 100 : 0.0);
+      }
       // Paced rates.
       fmt::print(
           "  paced rates ({} s each, {} runs; Mpps and cycles/frame: median [min-max]; drops and\n"
@@ -923,7 +1009,7 @@ int main(int argc, char** argv) {
   }
   fmt::print(
       "\nSummary (target: vfod >= 90% of testpmd io-fwd at 64 B with anti-spoof and learning,\n"
-      "zero drops below that rate):\n{}"
+      "zero drops below that rate):\n{}{}"
       "\noffered: frames the generator handed to its TX rings per second; delivered: frames the\n"
       "  forwarder transmitted per second (both directions summed in bidir); refused: offered\n"
       "  frames the forwarder did not take from the ring in time (lost like drops). drops: the\n"
@@ -931,6 +1017,6 @@ int main(int argc, char** argv) {
       "  The generator checks its own pace by TSC: BEHIND means it could not offer the rate.\n"
       "cycles/frame: forwarder TSC cycles in iterations that moved frames per frame taken in;\n"
       "  capacity = TSC Hz / cycles/frame. Load average at the end: {}\n",
-      verdicts, loadAverage());
+      verdicts, verdicts_profile, loadAverage());
   return rc;
 }
