@@ -44,12 +44,14 @@
 // what one lcore would forward if it never polled empty.
 //
 // Limits: TSC cycles are wall cycles (preemption inside a busy iteration
-// counts against the forwarder: the header and trailer print the load
-// average). vfod's busy iteration covers both directions and its command
-// ring; testpmd counts per stream, so its empty polls of the other stream are
-// not counted (slightly favours testpmd). On two cores the generator has one
-// core: the max rate is mostly the generator's, which is why capacity comes
-// from cycles.
+// counts against the forwarder: each row shows how often the forwarding
+// thread and the generator were preempted, and the header and trailer print
+// the load average). vfod's busy iteration covers both directions and its
+// command ring; testpmd counts per stream, so its empty polls of the other
+// stream are not counted (slightly favours testpmd, more so at part-full
+// bursts). On two cores the generator has one core: the max rate is mostly
+// the generator's, which is why the forwarders are compared by cycles at
+// equal paced rates and, with --profile, by where their samples go.
 //
 // Usage:
 //   vfo_bench_relay [--seconds N] [--repeat N] [--sizes 64,1518] [--modes tx,bidir]
