@@ -217,6 +217,7 @@ AdoptReport VfPairManager::adopt(const std::map<std::string, VfConfig>& desired)
 }
 
 void VfPairManager::reclaimForeign(AdoptReport* report) {
+  if (!provider_->ownsEveryVf()) return;
   report->foreign.clear();
   for (const auto& pf : config_.members) {
     auto vfs = provider_->list(pf);

@@ -229,15 +229,12 @@ sriov::AdoptReport LagController::adopt(const std::vector<PortSettings>& ports) 
   std::map<std::string, sriov::VfConfig> desired;
   for (const auto& p : ports) desired[p.id] = vfConfigOf(p);
   sriov::AdoptReport r = pairs_->adopt(desired);
-  // vfod owns every software VF on its members: one that no port claims was
-  // left by a deletion cut off by a crash (the port was already gone from
-  // the desired state). Park it, or it would hold its MAC forever. SR-IOV
-  // VFs of no port are left alone: they may serve VMs vfod knows nothing of
-  // (a VF passed through).
-  if (vf_kind_ == "software") {
-    pairs_->reclaimForeign(&r);
-    for (const auto& a : r.reclaimed) kLog.info("", "software VF of no port reclaimed: {}", a);
-  }
+  // A VF no port claims was left by a deletion cut off by a crash (the port
+  // was already gone from the desired state): park it, or it would hold its
+  // MAC forever. Only where vfod owns every VF (software VFs); SR-IOV VFs of
+  // no port may serve VMs vfod knows nothing of and are left alone.
+  pairs_->reclaimForeign(&r);
+  for (const auto& a : r.reclaimed) kLog.info("", "{} VF of no port reclaimed: {}", vf_kind_, a);
   for (const auto& a : r.adopted) kLog.info("", "{} VF adopted: {}", vf_kind_, a);
   for (const auto& a : r.configured) kLog.info("", "{} VF configured: {}", vf_kind_, a);
   for (const auto& a : r.foreign)

@@ -215,6 +215,24 @@ TEST_F(SysfsSriovProviderTest, PairsCreateRollBackDeleteAndAdopt) {
   EXPECT_EQ(rtnl.vf("enp94s0f0", 1).vlan, 300);
 }
 
+// A configured VF no port claims may be a VF passed through to a VM:
+// reclaimForeign leaves SR-IOV VFs alone (only software VFs are vfod's own).
+TEST_F(SysfsSriovProviderTest, ForeignVfsAreNeverReclaimed) {
+  SysfsSriovProvider p(sysfs, nl);
+  auto mgr = VfPairManager::create({"g0", {"enp59s0f0", "enp94s0f0"}}, p);
+  ASSERT_TRUE(mgr.isOk());
+  ASSERT_TRUE(mgr->createPort("vm1/net0", cfg("52:54:00:00:01:01")).isOk());
+  auto mgr2 = VfPairManager::create({"g0", {"enp59s0f0", "enp94s0f0"}}, p);
+  AdoptReport rep = mgr2->adopt({});
+  EXPECT_EQ(rep.foreign.size(), 2u);
+  const size_t before = setlinks();
+  mgr2->reclaimForeign(&rep);
+  EXPECT_EQ(rep.foreign.size(), 2u);
+  EXPECT_TRUE(rep.reclaimed.empty());
+  EXPECT_EQ(setlinks(), before);
+  EXPECT_EQ(rtnl.vf("enp59s0f0", 0).mac.toString(), "52:54:00:00:01:01");
+}
+
 TEST_F(SysfsSriovProviderTest, NoFreeVfIsResourceExhausted) {
   SysfsSriovProvider p(sysfs, nl);
   auto mgr = VfPairManager::create({"g0", {"enp59s0f0", "enp94s0f0"}}, p);

@@ -154,6 +154,8 @@ class SoftwareVfProvider : public VfProvider {
   SoftwareVfProvider(netlink::NetlinkSocket& socket, SoftwareVfOptions options);
 
   std::string_view kind() const override { return "software"; }
+  // The macvlans carry names only vfod gives: every one is vfod's.
+  bool ownsEveryVf() const override { return true; }
   // Slots 0..capacity-1 in order (a slot without macvlan is free: zero MAC,
   // no netdev), then any slot >= capacity that still has a macvlan (left by
   // a larger capacity, so it is adopted or reported, never leaked). A slot

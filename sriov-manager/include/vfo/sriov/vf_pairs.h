@@ -67,9 +67,10 @@ class VfPairManager {
   // VF of the members that no port holds, e.g. the VFs of a port whose
   // deletion a crash cut off after the daemon had dropped it from its
   // desired state. Moves them from report->foreign to report->reclaimed; a
-  // VF whose reset fails stays in foreign and is added to failed. Only for
-  // an owner that has every VF of its members to itself (vfod's software
-  // VFs, named after their member); adopt() alone leaves foreign VFs alone.
+  // VF whose reset fails stays in foreign and is added to failed. Does
+  // nothing unless the provider owns every VF of its members
+  // (VfProvider::ownsEveryVf: software VFs); adopt() alone leaves foreign
+  // VFs alone.
   void reclaimForeign(AdoptReport* report);
 
   const PairGroupConfig& config() const { return config_; }

@@ -79,6 +79,12 @@ class VfProvider {
   // Returns the VF clean: MAC cleared, VLAN 0, spoof check on, trust off,
   // link state auto (software: deletes the macvlan). A clean VF: success.
   virtual Status reset(const VfRef& vf) = 0;
+  // True when every VF this provider lists belongs to its owner alone
+  // (software VFs: vfod's own macvlans, named after their member), so a
+  // configured VF no port claims is a leftover and may be reclaimed. False
+  // (the default): such a VF may serve something else, e.g. a VF passed
+  // through to a VM, and is left alone.
+  virtual bool ownsEveryVf() const { return false; }
 };
 
 }  // namespace vfo::sriov

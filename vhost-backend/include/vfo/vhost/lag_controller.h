@@ -86,10 +86,11 @@ class LagController final : public LearnerSink {
   // The runtime's initial link dump: members get their carrier state.
   Status start();
 
-  // Software VFs after a restart: takes over the VFs a previous vfod
-  // configured for `ports` (VfPairManager::adopt) and resets (parks) the
-  // configured ones no port claims (VfPairManager::reclaimForeign: a
-  // deletion cut off by a crash). No-op without a provider.
+  // VFs after a restart: takes over the VFs a previous vfod configured for
+  // `ports` (VfPairManager::adopt) and, where vfod owns every VF (software
+  // VFs), resets (parks) the configured ones no port claims
+  // (VfPairManager::reclaimForeign: a deletion cut off by a crash). No-op
+  // without a provider.
   sriov::AdoptReport adopt(const std::vector<PortSettings>& ports);
 
   // Per-port choices beyond PortSettings (the ops API sets them).
