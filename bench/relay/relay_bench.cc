@@ -90,6 +90,7 @@
 #include <thread>
 #include <vector>
 
+#include "vfo/testing/dpdk_args.h"
 #include "vfo/testing/names.h"
 #include "vfo/testing/subprocess.h"
 #include "vfo/testing/wait.h"
@@ -309,34 +310,13 @@ class TestpmdForwarder : public Forwarder {
 
   std::string start() override {
     // stdbuf: testpmd's stdout is a file here, fully buffered otherwise.
-    std::vector<std::string> argv{"stdbuf",
-                                  "-oL",
-                                  "dpdk-testpmd",
-                                  "-l",
-                                  "0,1",
-                                  "--main-lcore",
-                                  "0",
-                                  "--no-huge",
-                                  "-m",
-                                  "512",
-                                  "--no-pci",
-                                  "--no-shconf",
-                                  "--no-telemetry",
-                                  "--file-prefix",
-                                  prefix_,
-                                  "--vdev",
-                                  "net_vhost0,iface=" + guestSocket() + ",queues=1",
-                                  "--vdev",
-                                  bidir_ ? "net_vhost1,iface=" + uplinkSocket() + ",queues=1"
-                                         : fmt::format("net_null0,size={},no-rx=1", size_),
-                                  "--",
-                                  "-i",
-                                  "--forward-mode=io",
-                                  "--total-num-mbufs",
-                                  "16384",
-                                  "--nb-cores",
-                                  "1",
-                                  "--record-core-cycles"};
+    std::vector<std::string> argv{"stdbuf", "-oL", "dpdk-testpmd"};
+    for (auto& a : vfo::testing::isolatedEalArgs("0,1", 0, 512, prefix_)) argv.push_back(a);
+    argv.insert(argv.end(), {"--vdev", "net_vhost0,iface=" + guestSocket() + ",queues=1", "--vdev",
+                             bidir_ ? "net_vhost1,iface=" + uplinkSocket() + ",queues=1"
+                                    : fmt::format("net_null0,size={},no-rx=1", size_),
+                             "--", "-i", "--forward-mode=io", "--total-num-mbufs", "16384",
+                             "--nb-cores", "1", "--record-core-cycles"});
     proc_ = std::make_unique<Process>(argv, dir_ + "/testpmd.log", true);
     proc_->writeStdin("start\n");
     if (!vfo::testing::waitFor(
@@ -489,20 +469,11 @@ class Generator {
  public:
   Generator(const std::string& dir, const Forwarder& fwd, int size, bool bidir)
       : prefix_(vfo::testing::uniqueName("vbg")), ports_(bidir ? 2 : 1) {
-    std::vector<std::string> argv{
-        std::string(VFO_BINARY_DIR) + "/bench/relay/vfo_relay_gen",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "--file-prefix",
-        prefix_,
-        "--vdev",
-        fmt::format("net_virtio_user0,path={},mac={}", fwd.guestSocket(), kGuestMac)};
+    std::vector<std::string> argv{std::string(VFO_BINARY_DIR) + "/bench/relay/vfo_relay_gen"};
+    for (auto& a : vfo::testing::isolatedEalArgs("0", std::nullopt, 512, prefix_))
+      argv.push_back(a);
+    argv.push_back("--vdev");
+    argv.push_back(fmt::format("net_virtio_user0,path={},mac={}", fwd.guestSocket(), kGuestMac));
     if (bidir) {
       argv.push_back("--vdev");
       argv.push_back(fmt::format("net_virtio_user1,path={},mac={}", fwd.uplinkSocket(), kPeerMac));

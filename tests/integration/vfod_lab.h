@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "vfo/testing/dpdk_args.h"
 #include "vfo/testing/names.h"
 #include "vfo/testing/subprocess.h"
 #include "vfo/testing/wait.h"
@@ -283,33 +284,11 @@ class Testpmd {
     std::string vdev = "net_virtio_user0,path=" + o.socket + ",mac=" + o.mac +
                        ",queues=" + std::to_string(o.queues);
     if (o.server) vdev += ",server=1";
-    std::vector<std::string> argv{"dpdk-testpmd",
-                                  "-l",
-                                  "0,1",
-                                  "--main-lcore",
-                                  "1",
-                                  "--no-huge",
-                                  "-m",
-                                  "256",
-                                  "--no-pci",
-                                  "--no-shconf",
-                                  "--no-telemetry",
-                                  "--file-prefix",
-                                  prefix_,
-                                  "--vdev",
-                                  vdev,
-                                  "--",
-                                  "--forward-mode=" + o.mode,
-                                  "--stats-period",
-                                  "1",
-                                  "--total-num-mbufs",
-                                  "8192",
-                                  "--nb-cores",
-                                  "1",
-                                  "--rxq",
-                                  std::to_string(o.queues),
-                                  "--txq",
-                                  std::to_string(o.queues)};
+    std::vector<std::string> argv{"dpdk-testpmd"};
+    for (auto& a : vfo::testing::isolatedEalArgs("0,1", 1, 256, prefix_)) argv.push_back(a);
+    argv.insert(argv.end(), {"--vdev", vdev, "--", "--forward-mode=" + o.mode, "--stats-period",
+                             "1", "--total-num-mbufs", "8192", "--nb-cores", "1", "--rxq",
+                             std::to_string(o.queues), "--txq", std::to_string(o.queues)});
     argv.insert(argv.end(), o.extra.begin(), o.extra.end());
     proc_ = std::make_unique<Process>(argv, dir + "/" + prefix_ + ".log");
   }
