@@ -594,6 +594,15 @@ class VfodModelTest : public ::testing::Test {
     stub_ = v1::Vfo::NewStub(
         grpc::CreateChannel(vfod_->apiTarget(), grpc::InsecureChannelCredentials()));
   }
+  // Starts vfod, connects, and sets *model to its state: no ports, the
+  // config's LAG settings (also kept as initial_lag_).
+  void startFresh(Model* model) {
+    ASSERT_TRUE(vfod_->start());
+    connect();
+    initial_lag_ = lagOf(getLag().settings());
+    *model = Model{};
+    model->lag = initial_lag_;
+  }
 
   std::string trace() const {
     std::string s = "last calls (seed " + std::to_string(seed_) + "):\n";
@@ -903,12 +912,9 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
   std::mt19937 rng(uint32_t(seed_ ^ (seed_ >> 32)));
   const auto started = std::chrono::steady_clock::now();
 
-  ASSERT_TRUE(vfod_->start());
-  connect();
-  StateDirWatch watch(dir_.path + "/state");
-  initial_lag_ = lagOf(getLag().settings());
   Model model;
-  model.lag = initial_lag_;
+  ASSERT_NO_FATAL_FAILURE(startFresh(&model));
+  StateDirWatch watch(dir_.path + "/state");
   checkVfod(model, "first start");
 
   int calls = 0, idle_kills = 0;
@@ -999,12 +1005,9 @@ TEST_F(VfodModelTest, RandomCallsKillsAndRestartsMatchTheModel) {
 // with the guest MAC forever: the restarted vfod adopted only desired
 // ports and left the rest alone. It now parks them at start.
 TEST_F(VfodModelTest, DeletePortCutOffAfterTheStateWasWrittenLeaksNoVf) {
-  ASSERT_TRUE(vfod_->start());
-  connect();
-  StateDirWatch watch(dir_.path + "/state");
-  initial_lag_ = lagOf(getLag().settings());
   Model model;
-  model.lag = initial_lag_;
+  ASSERT_NO_FATAL_FAILURE(startFresh(&model));
+  StateDirWatch watch(dir_.path + "/state");
   bool reclaimed = false;
   for (int attempt = 0; attempt < 5 && !reclaimed && !HasFailure(); ++attempt) {
     const Call create = createCall("vm0/net0", kMacs[0], 10);
@@ -1036,11 +1039,8 @@ TEST_F(VfodModelTest, DeletePortCutOffAfterTheStateWasWrittenLeaksNoVf) {
 // on an unbound socket): the port was not restored. The kernel state of
 // that moment is made here directly (kill, then set the macvlan down).
 TEST_F(VfodModelTest, VfLeftDownByACutOffConfigureIsBroughtUpAtRestart) {
-  ASSERT_TRUE(vfod_->start());
-  connect();
-  initial_lag_ = lagOf(getLag().settings());
   Model model;
-  model.lag = initial_lag_;
+  ASSERT_NO_FATAL_FAILURE(startFresh(&model));
   const Call create = createCall("vm0/net0", kMacs[0], 10);
   note(create.text);
   model = settle(model, create, predict(model, create), issue(*stub_, create));
@@ -1060,11 +1060,8 @@ TEST_F(VfodModelTest, VfLeftDownByACutOffConfigureIsBroughtUpAtRestart) {
 // file after an UpdateLag reselection had made another member active, so a
 // restart switched the LAG back to the old choice.
 TEST_F(VfodModelTest, ReselectionAfterSetActiveMemberSurvivesARestart) {
-  ASSERT_TRUE(vfod_->start());
-  connect();
-  initial_lag_ = lagOf(getLag().settings());
   Model model;
-  model.lag = initial_lag_;
+  ASSERT_NO_FATAL_FAILURE(startFresh(&model));
   Call failback_off = updateLagCall("failback", "");
   failback_off.lag.mutable_settings()->set_failback(false);
   failback_off.text = "UpdateLag failback off";
@@ -1090,12 +1087,9 @@ TEST_F(VfodModelTest, ReselectionAfterSetActiveMemberSurvivesARestart) {
 // such calls before the write: the call is answered, nothing is written,
 // the restarted vfod holds the previous state.
 TEST_F(VfodModelTest, RefusedCallCutOffAfterTheStateWasWrittenChangesNothing) {
-  ASSERT_TRUE(vfod_->start());
-  connect();
-  StateDirWatch watch(dir_.path + "/state");
-  initial_lag_ = lagOf(getLag().settings());
   Model model;
-  model.lag = initial_lag_;
+  ASSERT_NO_FATAL_FAILURE(startFresh(&model));
+  StateDirWatch watch(dir_.path + "/state");
   for (const Call& c : {setActiveCall("pf1"), updateLagCall("updelay", "20"),
                         createCall("vm0/net0", kMacs[0], 10)}) {
     note(c.text);
