@@ -37,6 +37,7 @@
 #include <sstream>
 
 #include "../integration/vfod_lab.h"
+#include "guest_lab.h"
 #include "vfo/testing/guest.h"
 #include "vfo/testing/lab.h"
 #include "vfo/testing/libvirt_daemon.h"
@@ -132,17 +133,11 @@ std::string domainXml(const std::string& name, const vfo::testing::GuestImage& i
   return xml + "</domain>\n";
 }
 
-class LibvirtE2eTest : public vfo::testing::LabTest {
+class LibvirtE2eTest : public vfo::e2e::GuestLabTest {
  protected:
   void SetUp() override {
     if (std::string why = LibvirtDaemon::unavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    LabTest::SetUp();
-    ASSERT_NE(lab_, nullptr);
-    auto img = vfo::testing::ensureGuestImage();
-    ASSERT_TRUE(img.isOk()) << img.status().toString();
-    image_ = *img;
-    dir_ = vfo::testing::makeTempDir("vfo-lv-e2e-");
-    ASSERT_EQ(::mkdir((dir_ + "/sock").c_str(), 0755), 0);
+    ASSERT_NO_FATAL_FAILURE(setUpGuestLab("vfo-lv-e2e-"));
     domain_ = vfo::testing::uniqueName("vfo-lv-");
     hook_log_ = dir_ + "/hook-calls.log";
     // A hook that records each call: "<domain> <op> <sub-op> <extra>".
@@ -157,30 +152,12 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
     if (libvirt_) libvirt_->stop();
     libvirt_.reset();
     vfod_.reset();
-    if (lab_) {
-      for (int i = 0; i < 2; ++i) vfo::testing::sh("ip link del " + vfName(i) + " 2>/dev/null");
-    }
-    if (!dir_.empty()) vfo::testing::removeTree(dir_);
-    LabTest::TearDown();
+    GuestLabTest::TearDown();
   }
 
-  std::string vfName(int i) const { return lab_->name() + "-vf" + std::to_string(i); }
   std::string socket() const { return dir_ + "/sock/vm1.sock"; }
   std::string console() const { return readFile(dir_ + "/console.log"); }
   std::string hookCalls() const { return readFile(hook_log_); }
-
-  // Software VFs as in e2e_vfod_qemu: macvlans on the lab ports carrying
-  // the guest's MAC, silent on the host side, removed with the lab.
-  void makeSoftwareVfs() {
-    for (int i = 0; i < 2; ++i) {
-      const std::string vf = vfName(i);
-      auto r = vfo::testing::sh("set -e\nip link add " + vf + " link " + lab_->pf(i) + " address " +
-                                kGuestMac + " type macvlan mode bridge\n" + "ip link set " + vf +
-                                " addrgenmode none\n" + "sysctl -qw net.ipv6.conf." + vf +
-                                ".disable_ipv6=1\n" + "ip link set " + vf + " up\n");
-      ASSERT_TRUE(r.ok()) << r.describe();
-    }
-  }
 
   // vfod serving port vm1 on socket() from its config file: QEMU connects
   // (libvirt mode='client'); uplinks on makeSoftwareVfs()'s macvlans.
@@ -269,9 +246,7 @@ class LibvirtE2eTest : public vfo::testing::LabTest {
            (vfod_ ? vfod_->log() : "") + "\n--- vfo-hook log ---\n" + readFile(hookRunLog());
   }
 
-  vfo::testing::GuestImage image_;
   LibvirtDaemonOptions libvirt_options_;
-  std::string dir_;
   std::string domain_;
   std::string hook_log_;
   std::unique_ptr<Vfod> vfod_;
@@ -285,7 +260,7 @@ void LibvirtE2eTest::runLifecycle(PortSource source) {
   if (via_hook) {
     vfod_ = makeApiVfod();
   } else {
-    ASSERT_NO_FATAL_FAILURE(makeSoftwareVfs());
+    ASSERT_NO_FATAL_FAILURE(makeSoftwareVfs(kGuestMac));
     vfod_ = makeConfigVfod();
   }
   if (via_hook) {

@@ -22,6 +22,7 @@
 #include <filesystem>
 
 #include "../integration/vfod_lab.h"
+#include "guest_lab.h"
 #include "vfo/testing/guest.h"
 #include "vfo/testing/lab.h"
 
@@ -44,20 +45,10 @@ constexpr int kPings = 300;          // the guest's pings
 constexpr int kPingIntervalMs = 50;  // their interval
 constexpr const char* kShared = "  vf_provider: VF_PROVIDER_SHARED\n  primary: \"pf0\"\n";
 
-class VfodMigrationE2eTest : public vfo::testing::LabTest {
+class VfodMigrationE2eTest : public vfo::e2e::GuestLabTest {
  protected:
   void SetUp() override {
-    LabTest::SetUp();
-    ASSERT_NE(lab_, nullptr);
-    auto img = vfo::testing::ensureGuestImage();
-    ASSERT_TRUE(img.isOk()) << img.status().toString();
-    dir_ = vfo::testing::makeTempDir("vfo-e2e-migrate-");
-    for (const char* d : {"/a", "/b", "/a/sock", "/b/sock", "/q"})
-      ASSERT_EQ(::mkdir((dir_ + d).c_str(), 0755), 0);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) vfo::testing::removeTree(dir_);
-    LabTest::TearDown();
+    ASSERT_NO_FATAL_FAILURE(setUpGuestLab("vfo-e2e-migrate-", {"a", "b", "a/sock", "b/sock", "q"}));
   }
   RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
     return vfod.vfoctl(args);
@@ -80,8 +71,6 @@ class VfodMigrationE2eTest : public vfo::testing::LabTest {
     o.script = vfo::testing::pingGapScript(vfo::testing::Lab::kRemoteIp, kPings, kPingIntervalMs);
     return o;
   }
-
-  std::string dir_;
 };
 
 TEST_F(VfodMigrationE2eTest, GuestMovesBetweenTwoVfodsAndItsRarpGoesOutOnTheActiveUplink) {

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "../integration/vfod_lab.h"
+#include "guest_lab.h"
 #include "vfo/testing/guest.h"
 #include "vfo/testing/lab.h"
 
@@ -62,36 +63,14 @@ std::chrono::duration<double> cpuTime(pid_t pid) {
   return std::chrono::duration<double>(double(utime + stime) / double(::sysconf(_SC_CLK_TCK)));
 }
 
-class VfodQemuE2eTest : public vfo::testing::LabTest {
+class VfodQemuE2eTest : public vfo::e2e::GuestLabTest {
  protected:
   void SetUp() override {
-    LabTest::SetUp();
-    ASSERT_NE(lab_, nullptr);
-    auto img = vfo::testing::ensureGuestImage();
-    ASSERT_TRUE(img.isOk()) << img.status().toString();
-    dir_ = vfo::testing::makeTempDir("vfo-e2e-");
-    // The software VFs: one macvlan per lab port carrying the guest's MAC,
-    // named <lab>-vfN so that the lab's teardown removes them in any case.
-    // The host stack must stay silent on them: no IPv6, no addresses.
-    for (int i = 0; i < 2; ++i) {
-      const std::string vf = vfName(i);
-      auto r = vfo::testing::sh("set -e\nip link add " + vf + " link " + lab_->pf(i) + " address " +
-                                kGuestMac + " type macvlan mode bridge\n" + "ip link set " + vf +
-                                " addrgenmode none\n" + "sysctl -qw net.ipv6.conf." + vf +
-                                ".disable_ipv6=1\n" + "ip link set " + vf + " up\n");
-      ASSERT_TRUE(r.ok()) << r.describe();
-    }
-    ASSERT_EQ(::mkdir((dir_ + "/sock").c_str(), 0755), 0);
-  }
-  void TearDown() override {
-    if (lab_) {
-      for (int i = 0; i < 2; ++i) vfo::testing::sh("ip link del " + vfName(i) + " 2>/dev/null");
-    }
-    if (!dir_.empty()) vfo::testing::removeTree(dir_);
-    LabTest::TearDown();
+    ASSERT_NO_FATAL_FAILURE(setUpGuestLab("vfo-e2e-"));
+    // The software VFs: the guest's MAC on a macvlan per lab port.
+    ASSERT_NO_FATAL_FAILURE(makeSoftwareVfs(kGuestMac));
   }
 
-  std::string vfName(int i) const { return lab_->name() + "-vf" + std::to_string(i); }
   std::string socket() const { return dir_ + "/sock/vm1.sock"; }
 
   // vfod's config: members pf0/pf1 are the lab ports, the port's uplinks are
@@ -182,8 +161,6 @@ class VfodQemuE2eTest : public vfo::testing::LabTest {
     EXPECT_GT(s["worker 0 idle_sleeps"], 0u);
     EXPECT_GT(s["worker 0 busy_tsc_cycles"], 0u);
   }
-
-  std::string dir_;
 };
 
 // vfod listens, QEMU connects (libvirt's mode='client', the default).

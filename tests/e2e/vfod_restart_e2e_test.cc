@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "../integration/vfod_lab.h"
+#include "guest_lab.h"
 #include "vfo/testing/guest.h"
 #include "vfo/testing/lab.h"
 
@@ -34,20 +35,9 @@ constexpr int kPings = 300;          // the guest's pings
 constexpr int kPingIntervalMs = 50;  // their interval
 constexpr int kMaxOutageMs = 2000;   // the bound for the pause
 
-class VfodRestartE2eTest : public vfo::testing::LabTest {
+class VfodRestartE2eTest : public vfo::e2e::GuestLabTest {
  protected:
-  void SetUp() override {
-    LabTest::SetUp();
-    ASSERT_NE(lab_, nullptr);
-    auto img = vfo::testing::ensureGuestImage();
-    ASSERT_TRUE(img.isOk()) << img.status().toString();
-    dir_ = vfo::testing::makeTempDir("vfo-e2e-restart-");
-    ASSERT_EQ(::mkdir((dir_ + "/sock").c_str(), 0755), 0);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) vfo::testing::removeTree(dir_);
-    LabTest::TearDown();
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(setUpGuestLab("vfo-e2e-restart-")); }
   RunResult vfoctl(const Vfod& vfod, const std::vector<std::string>& args) {
     return vfod.vfoctl(args);
   }
@@ -64,8 +54,6 @@ class VfodRestartE2eTest : public vfo::testing::LabTest {
                                    "|" + lab_->pf(1) + "):' || true");
     return std::atoi(r.out.c_str());
   }
-
-  std::string dir_;
 };
 
 TEST_F(VfodRestartE2eTest, SigkillAndRestartPausesTheGuestForLessThanTwoSeconds) {
