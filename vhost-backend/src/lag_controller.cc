@@ -445,10 +445,10 @@ bool LagController::onSend(lag::MemberId member, lag::PortIndex port,
     if (s.code() != StatusCode::kResourceExhausted) return false;
   }
   if (backlog_.size() >= kAnnounceBacklog) {
-    ++backlog_refused_;
+    bump(backlog_stats_.ring_backlog_refused);
     return false;
   }
-  ++backlog_waits_;
+  bump(backlog_stats_.ring_backlog_waits);
   if (backlog_.empty()) backlog_retry_at_ = clock_.now() + kAnnounceRetry;
   backlog_.push_back(WaitingFrame{port, member, std::move(frames[0])});
   return true;
@@ -509,8 +509,8 @@ std::string LagController::renderStats() const {
                                                                   : a.binding.ipv6.toString());
   runtime_->announcer().stats().forEach(
       [&](const StatInfo& i, uint64_t v) { out += fmt::format("announce {} {}\n", i.name, v); });
-  out += fmt::format("announce ring_backlog_waits {}\nannounce ring_backlog_refused {}\n",
-                     backlog_waits_, backlog_refused_);
+  backlog_stats_.snapshot().forEach(
+      [&](const StatInfo& i, uint64_t v) { out += fmt::format("announce {} {}\n", i.name, v); });
   out += fmt::format("lag failovers {}\n", failover_count_);
   uint64_t seq = failover_count_ - failovers_.size();
   for (const auto& r : failovers_) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "vfo/base/clock.h"
+#include "vfo/base/stats.h"
 #include "vfo/base/status.h"
 #include "vfo/lag/lag_runtime.h"
 #include "vfo/lag/probe_monitor.h"
@@ -40,6 +41,12 @@
 #include "vfo/vhost/relay.h"
 
 namespace vfo::vhost {
+
+// The announce hand-off to the relay (control thread only).
+#define VFO_ANNOUNCE_BACKLOG_STATS(X)                                       \
+  X(ring_backlog_waits, "announce frames that waited for the relay's ring") \
+  X(ring_backlog_refused, "announce frames refused: the backlog was full")
+VFO_DECLARE_STATS(AnnounceBacklogStats, VFO_ANNOUNCE_BACKLOG_STATS)
 
 // Failover records kept for introspection (stats output).
 inline constexpr size_t kFailoverHistory = 16;
@@ -162,8 +169,7 @@ class LagController final : public LearnerSink {
   // Stats lines: lag-core's group snapshot as "lag ..." lines, one "learned
   // port <id> <mac> <ip>" per address the learner holds, one "announce
   // <counter> <n>" per announce scheduler counter (AnnounceStats names),
-  // "announce ring_backlog_waits <n>" / "announce ring_backlog_refused <n>"
-  // (frames that waited for the relay's ring / that found the backlog full),
+  // one "announce <counter> <n>" per AnnounceBacklogStats counter,
   // "lag failovers N", and one "failover <seq> port <id> from <m> to <m> reason <r> switched_us <x>
   // first_frame_us <y> frames <n>" line per kept record.
   std::string renderStats() const;
@@ -219,8 +225,7 @@ class LagController final : public LearnerSink {
   };
   std::deque<WaitingFrame> backlog_;           // oldest first, at most kAnnounceBacklog
   TimePoint backlog_retry_at_ = kNever;        // next retry while backlog_ is not empty
-  uint64_t backlog_waits_ = 0;                 // frames that went through the backlog
-  uint64_t backlog_refused_ = 0;               // frames refused because the backlog was full
+  AnnounceBacklogStats backlog_stats_;         // control thread only
   std::deque<lag::FailoverRecord> failovers_;  // newest last
   uint64_t failover_count_ = 0;                // records ever reported
 };
